@@ -1,0 +1,42 @@
+// The whole resolved configuration of a run: one section per stage, each owned by its module.
+// Precedence: defaults (member initialisers) < --config files in order < --set key=value.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "config/fields.h"
+#include "data/prepare_options.h"
+
+namespace cxrsynth {
+
+// Process-wide run settings (not architecture: never stored in checkpoints).
+struct RunOptions {
+  std::int64_t seed = 0;       // run seed; every consumer derives its own from it. Source: ours
+  int threads = 0;             // intra-op threads; 0 = one per available core. Source: ours
+  std::string device = "cpu";  // cpu | cuda | cuda:N
+};
+
+template <class V>
+void visit_fields(V& v, RunOptions& o) {
+  using config::Doc;
+  v.field("seed", o.seed,
+          Doc("Run seed; each consumer derives its own seed from it", "ours").min(0));
+  v.field("threads", o.threads,
+          Doc("Intra-op CPU threads; 0 = one per available core (LibTorch defaults to 1)", "ours")
+              .range(0, 1024));
+  v.field("device", o.device, Doc("Compute device: cpu, cuda or cuda:N", "ours"));
+}
+
+struct Config {
+  RunOptions run;
+  data::PrepareOptions data;
+};
+
+template <class V>
+void visit_fields(V& v, Config& c) {
+  v.section("run", c.run);
+  v.section("data", c.data);
+}
+
+}  // namespace cxrsynth

@@ -1,0 +1,29 @@
+// Atomic file writes: write to a temporary file beside the target, flush and fsync, then
+// rename over the target. A failed or interrupted write leaves the previous file intact.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+
+namespace cxrsynth {
+
+namespace fs = std::filesystem;
+
+// Writes `content` to `path` atomically. Creates parent directories. Throws cxrsynth::Error
+// naming the path on any failure (full disk included); the old file is untouched then.
+void write_file_atomic(const fs::path& path, std::string_view content);
+
+// Streams into `path` atomically through `writer`.
+void write_file_atomic(const fs::path& path, const std::function<void(std::ostream&)>& writer);
+
+// For writers that need a file name (torch::save, cv::imwrite): `writer(tmp)` must create
+// `tmp`; it is then fsynced and renamed to `path`. `tmp` keeps `path`'s extension.
+void replace_file_atomic(const fs::path& path, const std::function<void(const fs::path&)>& writer);
+
+// Reads a whole file; throws naming the path when it cannot.
+std::string read_file(const fs::path& path);
+
+}  // namespace cxrsynth
