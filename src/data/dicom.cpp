@@ -1,0 +1,132 @@
+#include "data/dicom.h"
+
+#include <dcmtk/config/osconfig.h>  // must come first
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+#include <dcmtk/dcmimage/diregist.h>  // colour images in DicomImage
+#include <dcmtk/dcmimgle/dcmimage.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/oflog/oflog.h>
+#include <fmt/format.h>
+
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <opencv2/core.hpp>
+
+#include "core/error.h"
+
+namespace cxrsynth::data {
+
+void register_dicom_codecs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // DCMTK logs warnings to stderr by itself; failures reach the user through our errors.
+    OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+    DJDecoderRegistration::registerCodecs();
+    DJLSDecoderRegistration::registerCodecs();
+    DcmRLEDecoderRegistration::registerCodecs();
+  });
+}
+
+bool has_dicom_magic(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char buf[132];
+  if (!in.read(buf, sizeof buf)) return false;
+  return std::memcmp(buf + 128, "DICM", 4) == 0;
+}
+
+namespace {
+
+std::string get_string(DcmDataset* ds, const DcmTagKey& tag) {
+  OFString s;
+  if (ds->findAndGetOFString(tag, s).good()) return std::string(s.c_str());
+  return {};
+}
+
+}  // namespace
+
+DecodedImage decode_dicom(const fs::path& path) {
+  register_dicom_codecs();
+  const std::string name = path.string();
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw Error(fmt::format("{}: cannot read file: {}", name, ec.message()));
+  if (size == 0) throw Error(fmt::format("{}: zero-byte file (expected a DICOM image)", name));
+
+  DcmFileFormat file;
+  OFCondition cond = file.loadFile(name.c_str());
+  if (cond.bad()) {
+    throw Error(fmt::format("{}: not a readable DICOM file (corrupt or truncated?): {}", name,
+                            cond.text()));
+  }
+  DcmDataset* ds = file.getDataset();
+  if (!ds->tagExists(DCM_PixelData)) {
+    throw Error(fmt::format("{}: DICOM file has no pixel data (PixelData missing)", name));
+  }
+  DecodedImage out;
+  out.is_dicom = true;
+  out.view = get_string(ds, DCM_ViewPosition);
+  out.modality = get_string(ds, DCM_Modality);
+  Uint16 bits_stored = 0;
+  if (ds->findAndGetUint16(DCM_BitsStored, bits_stored).bad() || bits_stored == 0) {
+    throw Error(fmt::format("{}: DICOM BitsStored missing or zero", name));
+  }
+  out.bit_depth = bits_stored;
+
+  // Decompress to an uncompressed representation first so that an unsupported transfer
+  // syntax (JPEG 2000 has no DCMTK decoder here) is reported as such.
+  const E_TransferSyntax xfer = ds->getOriginalXfer();
+  cond = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
+  if (cond.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit)) {
+    const DcmXfer x(xfer);
+    throw Error(
+        fmt::format("{}: cannot decode transfer syntax {} ({}): {}; supported: uncompressed, JPEG "
+                    "baseline/extended/lossless, JPEG-LS, RLE",
+                    name, x.getXferName(), x.getXferID(), cond.bad() ? cond.text() : "no decoder"));
+  }
+
+  auto image = std::make_unique<DicomImage>(static_cast<DcmObject*>(&file),
+                                            EXS_LittleEndianExplicit, 0UL, 0UL, 1UL);
+  if (image->getStatus() != EIS_Normal) {
+    throw Error(fmt::format("{}: cannot decode DICOM pixel data: {}", name,
+                            DicomImage::getString(image->getStatus())));
+  }
+  if (!image->isMonochrome()) {
+    // Luminance (0.299 R + 0.587 G + 0.114 B), as for colour PNG/JPEG.
+    std::unique_ptr<DicomImage> mono(image->createMonochromeImage());
+    if (!mono || mono->getStatus() != EIS_Normal) {
+      throw Error(fmt::format("{}: cannot convert the colour DICOM to grey", name));
+    }
+    image = std::move(mono);
+  }
+  // Window (VOI) when the file has one; otherwise the full modality range, unstretched.
+  if (image->getWindowCount() > 0) {
+    image->setWindow(0);
+  } else {
+    image->setNoVoiTransformation();
+  }
+  // MONOCHROME1 (low values bright) is inverted here, exactly (max - v), after the VOI step;
+  // DCMTK's own inverse shape rounds differently from every other reader by one grey level.
+  const bool monochrome1 = image->getPhotometricInterpretation() == EPI_Monochrome1;
+  image->setPresentationLutShape(ESP_Identity);
+  const int out_bits = bits_stored > 8 ? 16 : 8;
+  const int w = static_cast<int>(image->getWidth());
+  const int h = static_cast<int>(image->getHeight());
+  if (w <= 0 || h <= 0) throw Error(fmt::format("{}: DICOM image has no rows/columns", name));
+  cv::Mat pixels(h, w, out_bits == 16 ? CV_16UC1 : CV_8UC1);
+  const unsigned long bytes = static_cast<unsigned long>(pixels.total() * pixels.elemSize());
+  if (!image->getOutputData(pixels.data, bytes, out_bits, 0, 0)) {
+    throw Error(fmt::format("{}: cannot render DICOM pixel data ({})", name,
+                            DicomImage::getString(image->getStatus())));
+  }
+  if (monochrome1) cv::subtract(cv::Scalar::all(out_bits == 16 ? 65535.0 : 255.0), pixels, pixels);
+  out.pixels = pixels;
+  return out;
+}
+
+}  // namespace cxrsynth::data

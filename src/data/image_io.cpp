@@ -1,0 +1,133 @@
+#include "data/image_io.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "data/dicom.h"
+
+namespace cxrsynth::data {
+namespace {
+
+std::string lower_extension(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext;
+}
+
+bool starts_with(const std::string& bytes, const char* magic, std::size_t n) {
+  return bytes.size() >= n && std::equal(magic, magic + n, bytes.begin());
+}
+
+// libjpeg decodes a truncated JPEG to a grey-padded image with only a warning; refuse it.
+void check_complete(const std::string& bytes, const std::string& name) {
+  if (starts_with(bytes, "\xFF\xD8", 2)) {
+    std::size_t end = bytes.size();
+    while (end > 2 && bytes[end - 1] == '\0') --end;  // some writers pad with zeros
+    if (end < 4 || static_cast<unsigned char>(bytes[end - 2]) != 0xFF ||
+        static_cast<unsigned char>(bytes[end - 1]) != 0xD9) {
+      throw Error(fmt::format("{}: truncated JPEG (no end-of-image marker)", name));
+    }
+  } else if (starts_with(bytes, "\x89PNG\r\n\x1a\n", 8)) {
+    if (bytes.size() < 20 || bytes.find("IEND", bytes.size() - 12) == std::string::npos) {
+      throw Error(fmt::format("{}: truncated PNG (no IEND chunk)", name));
+    }
+  }
+}
+
+DecodedImage decode_raster(const fs::path& path) {
+  const std::string name = path.string();
+  const std::string bytes = read_file(path);
+  if (bytes.empty()) throw Error(fmt::format("{}: zero-byte file (expected an image)", name));
+  check_complete(bytes, name);
+  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
+  cv::Mat m;
+  try {
+    m = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    throw Error(fmt::format("{}: cannot decode image: {}", name, e.what()));
+  }
+  if (m.empty()) {
+    throw Error(fmt::format("{}: cannot decode image (corrupt, or not PNG/JPEG/DICOM)", name));
+  }
+  if (m.depth() != CV_8U && m.depth() != CV_16U) {
+    throw Error(fmt::format("{}: unsupported sample type (expected 8- or 16-bit integers)", name));
+  }
+  DecodedImage out;
+  out.bit_depth = m.depth() == CV_16U ? 16 : 8;
+  switch (m.channels()) {
+    case 1:
+      out.pixels = m;
+      break;
+    case 2: {  // grey + alpha: keep the grey
+      cv::extractChannel(m, out.pixels, 0);
+      break;
+    }
+    case 3:
+      cv::cvtColor(m, out.pixels, cv::COLOR_BGR2GRAY);  // palette PNGs arrive as BGR
+      break;
+    case 4:
+      cv::cvtColor(m, out.pixels, cv::COLOR_BGRA2GRAY);  // alpha is dropped
+      break;
+    default:
+      throw Error(fmt::format("{}: unsupported channel count {}", name, m.channels()));
+  }
+  return out;
+}
+
+}  // namespace
+
+bool is_supported_image_extension(const fs::path& path) {
+  const std::string ext = lower_extension(path);
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".dcm" || ext == ".dicom" ||
+         ext == ".dic";
+}
+
+DecodedImage decode_image_info(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    throw Error(fmt::format("{}: no such image file", path.string()));
+  }
+  const std::string ext = lower_extension(path);
+  if (ext == ".dcm" || ext == ".dicom" || ext == ".dic" || has_dicom_magic(path)) {
+    return decode_dicom(path);
+  }
+  return decode_raster(path);
+}
+
+cv::Mat decode_image(const fs::path& path) {
+  return decode_image_info(path).pixels;
+}
+
+cv::Mat to_unit(const cv::Mat& gray) {
+  CXRSYNTH_CHECK(gray.channels() == 1 && (gray.depth() == CV_8U || gray.depth() == CV_16U),
+                 "to_unit expects a single-channel 8- or 16-bit image, got type {}", gray.type());
+  cv::Mat out;
+  gray.convertTo(out, CV_32F, gray.depth() == CV_16U ? 1.0 / 65535.0 : 1.0 / 255.0);
+  return out;
+}
+
+cv::Mat load_image_unit(const fs::path& path) {
+  return to_unit(decode_image(path));
+}
+
+void write_png_atomic(const fs::path& path, const cv::Mat& image) {
+  if (image.empty() || image.channels() != 1 ||
+      (image.depth() != CV_8U && image.depth() != CV_16U)) {
+    throw Error(fmt::format("{}: write_png_atomic expects a single-channel 8- or 16-bit image",
+                            path.string()));
+  }
+  replace_file_atomic(path, [&](const fs::path& tmp) {
+    if (!cv::imwrite(tmp.string(), image)) {
+      throw Error(fmt::format("{}: cannot write PNG", tmp.string()));
+    }
+  });
+}
+
+}  // namespace cxrsynth::data

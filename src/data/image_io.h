@@ -1,0 +1,50 @@
+// Image decoding and PNG writing (torch-free). PNG/JPEG (8/16-bit; gray, RGB, RGBA, palette)
+// through OpenCV; DICOM through DCMTK: uncompressed, JPEG baseline/extended/lossless, JPEG-LS
+// and RLE, with MONOCHROME1 inverted, rescale slope/intercept (modality LUT) applied, and the
+// first VOI window applied when the file has one. All outputs are one channel.
+//
+// Every error names the file and says what is wrong (zero-byte, truncated, corrupt,
+// unsupported transfer syntax).
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <filesystem>
+#include <string>
+
+namespace cxrsynth::data {
+
+namespace fs = std::filesystem;
+
+struct DecodedImage {
+  cv::Mat pixels;     // one channel, CV_8U (bit_depth <= 8) or CV_16U (bit_depth > 8)
+  int bit_depth = 8;  // bits per sample of the source (DICOM: BitsStored)
+  bool is_dicom = false;
+  std::string view;      // DICOM ViewPosition (PA, AP, LL ...); empty for other formats
+  std::string modality;  // DICOM Modality (CR, DX, CT ...); empty for other formats
+};
+
+// Decodes any supported file with its metadata. DICOM is recognised by the "DICM" magic at
+// byte 128 or a .dcm/.dicom/.dic extension.
+//
+// DICOM grey levels: without a VOI window in the file, the full range the modality LUT can
+// produce (from BitsStored and rescale slope/intercept) maps linearly onto 0..255 or 0..65535,
+// so an 8-bit MONOCHROME2 file without rescale decodes to its stored values (what pydicom's
+// pixel_array gives). With a window (WindowCenter/Width), the first one is applied. Colour
+// DICOMs are converted to luminance; multi-frame files give their first frame.
+DecodedImage decode_image_info(const fs::path& path);
+
+// decode_image_info(path).pixels: single-channel CV_8U or CV_16U.
+cv::Mat decode_image(const fs::path& path);
+
+// The image as CV_32F in [0, 1]: 8-bit divided by 255, 16-bit by 65535.
+cv::Mat load_image_unit(const fs::path& path);
+cv::Mat to_unit(const cv::Mat& gray);  // same scaling for a decoded CV_8U/CV_16U image
+
+// Writes a single-channel CV_8U or CV_16U image as PNG through replace_file_atomic.
+void write_png_atomic(const fs::path& path, const cv::Mat& image);
+
+// True for the extensions the readers look for: png, jpg, jpeg, dcm, dicom, dic (any case).
+bool is_supported_image_extension(const fs::path& path);
+
+}  // namespace cxrsynth::data
