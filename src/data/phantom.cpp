@@ -246,9 +246,9 @@ std::vector<PhantomOpacity> sample_findings(PhantomClass c, const PhantomAnatomy
     const PhantomLung& l = a.lung[lung];
     const bool lower = rng.uniform() < 0.65;
     PhantomOpacity p;
-    lung_point(lung, rng.uniform(0.0, 0.35),
+    lung_point(lung, rng.uniform(0.0, 0.3),
                lower ? rng.uniform(0.3, 0.5) : rng.uniform(-0.4, -0.15), p.cx, p.cy);
-    p.rx = l.rx * rng.uniform(0.75, 1.0);
+    p.rx = l.rx * rng.uniform(0.9, 1.2);
     p.ry = l.ry * rng.uniform(0.3, 0.45);
     p.angle = rng.uniform(-0.3, 0.3);
     p.peak = rng.uniform(o.pneumonia_peak_min, o.pneumonia_peak_max);
@@ -326,8 +326,8 @@ cv::Mat render_phantom(const PhantomAnatomy& a, const std::vector<PhantomOpacity
       row[x] = static_cast<float>(val);
     }
   }
-  // Detector blur (about half a pixel at 64 px, the same physical blur at every size).
-  cv::GaussianBlur(img, img, cv::Size(0, 0), std::max(0.3, size / 128.0));
+  // Detector blur: half a pixel (larger images are sharper, as real ones).
+  cv::GaussianBlur(img, img, cv::Size(0, 0), 0.5);
   if (grain > 0.0) {
     for (int y = 0; y < size; ++y) {
       float* row = img.ptr<float>(y);
