@@ -1,0 +1,54 @@
+// Architecture options of the paper's classifiers (sec. 4). Torch-free; stored in every
+// classifier file so a checkpoint rebuilds its own network.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/fields.h"
+
+namespace cxrsynth::models {
+
+struct ClassifierModelOptions {
+  // vgg16 | resnet50 | densenet121 | densenet161 | densenet169 | densenet201 | densenet.
+  // "densenet" takes its block configuration from the densenet_* fields below (the paper's
+  // "DenseNet-102" is defined nowhere, so no preset pretends to be it).
+  std::string arch = "densenet121";
+  int in_channels = 1;  // a chest X-ray is one channel; 3 reproduces the authors' RGB copies
+  int densenet_growth_rate = 32;
+  std::vector<std::int64_t> densenet_block_config = {6, 12, 24, 16};
+  int densenet_init_features = 64;
+  int densenet_bn_size = 4;
+};
+
+// The architectures make_classifier knows, in the order they are documented.
+const std::vector<std::string>& classifier_arch_names();
+
+template <class V>
+void visit_fields(V& v, ClassifierModelOptions& o) {
+  using config::Doc;
+  v.field("arch", o.arch,
+          Doc("Classifier backbone; 'densenet' uses the densenet_* fields (the paper's "
+              "'DenseNet-102' is undefined: the authors' code has only DenseNet-121)",
+              "paper sec. 4; authors' code")
+              .one_of({"vgg16", "resnet50", "densenet121", "densenet161", "densenet169",
+                       "densenet201", "densenet"}));
+  v.field("in_channels", o.in_channels,
+          Doc("Input channels: 1 (gray X-ray) or 3 (the authors' RGB copies of the gray image)",
+              "ours; authors' code used 3")
+              .range(1, 3));
+  v.field(
+      "densenet_growth_rate", o.densenet_growth_rate,
+      Doc("DenseNet growth rate k (arch 'densenet' only)", "torchvision DenseNet").range(1, 256));
+  v.field("densenet_block_config", o.densenet_block_config,
+          Doc("DenseNet layers per dense block (arch 'densenet' only)", "torchvision DenseNet"));
+  v.field("densenet_init_features", o.densenet_init_features,
+          Doc("DenseNet stem convolution filters (arch 'densenet' only)", "torchvision DenseNet")
+              .range(1, 1024));
+  v.field("densenet_bn_size", o.densenet_bn_size,
+          Doc("DenseNet bottleneck width factor (arch 'densenet' only)", "torchvision DenseNet")
+              .range(1, 16));
+}
+
+}  // namespace cxrsynth::models

@@ -1,0 +1,141 @@
+// DenseNet-BC with torchvision's names: features.conv0, features.norm0,
+// features.denseblockN.denselayerM.{norm1, conv1, norm2, conv2}, features.transitionN.{norm,
+// conv}, features.norm5, classifier. The family differs only by (growth rate, block
+// configuration, stem width, bottleneck factor). Head: ReLU, global average pooling,
+// classifier (C -> 2), as torchvision with num_classes = 2. No dropout (drop_rate 0, the
+// torchvision default).
+#include <torch/torch.h>
+
+#include "models/classifiers/architectures.h"
+
+namespace cxrsynth::models::detail {
+namespace {
+
+namespace nn = torch::nn;
+
+nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride,
+                std::int64_t pad) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false));
+}
+
+class DenseLayerImpl : public nn::Module {
+ public:
+  DenseLayerImpl(std::int64_t in, std::int64_t growth, std::int64_t bn_size) {
+    norm1_ = register_module("norm1", nn::BatchNorm2d(in));
+    conv1_ = register_module("conv1", conv(in, bn_size * growth, 1, 1, 0));
+    norm2_ = register_module("norm2", nn::BatchNorm2d(bn_size * growth));
+    conv2_ = register_module("conv2", conv(bn_size * growth, growth, 3, 1, 1));
+  }
+  // [N, in, H, W] -> [N, growth, H, W]
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto y = conv1_->forward(torch::relu(norm1_->forward(x)));
+    return conv2_->forward(torch::relu(norm2_->forward(y)));
+  }
+
+ private:
+  nn::BatchNorm2d norm1_{nullptr}, norm2_{nullptr};
+  nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+};
+TORCH_MODULE(DenseLayer);
+
+class DenseBlockImpl : public nn::Module {
+ public:
+  DenseBlockImpl(std::int64_t layers, std::int64_t in, std::int64_t growth, std::int64_t bn_size) {
+    for (std::int64_t i = 0; i < layers; ++i) {
+      layers_.push_back(register_module("denselayer" + std::to_string(i + 1),
+                                        DenseLayer(in + i * growth, growth, bn_size)));
+    }
+  }
+  // Each layer sees the concatenation of the block input and all earlier layers' outputs.
+  torch::Tensor forward(const torch::Tensor& x) {
+    std::vector<torch::Tensor> features{x};
+    for (auto& layer : layers_) features.push_back(layer->forward(torch::cat(features, 1)));
+    return torch::cat(features, 1);
+  }
+
+ private:
+  std::vector<DenseLayer> layers_;
+};
+TORCH_MODULE(DenseBlock);
+
+// torchvision's _Transition is an nn.Sequential (norm, relu, conv, pool); a Sequential nested
+// in a Sequential needs a non-template forward in LibTorch.
+class TransitionImpl : public nn::SequentialImpl {
+ public:
+  TransitionImpl(std::int64_t in, std::int64_t out) {
+    push_back("norm", nn::BatchNorm2d(in));
+    push_back("relu", nn::ReLU(nn::ReLUOptions(true)));
+    push_back("conv", conv(in, out, 1, 1, 0));
+    push_back("pool", nn::AvgPool2d(nn::AvgPool2dOptions(2).stride(2)));
+  }
+  torch::Tensor forward(torch::Tensor x) { return nn::SequentialImpl::forward(x); }
+};
+TORCH_MODULE(Transition);
+
+class DenseNetImpl : public ClassifierNetImpl {
+ public:
+  DenseNetImpl(const ClassifierModelOptions& options, const DenseNetConfig& config)
+      : ClassifierNetImpl(options) {
+    features_->push_back("conv0", conv(options.in_channels, config.init_features, 7, 2, 3));
+    features_->push_back("norm0", nn::BatchNorm2d(config.init_features));
+    features_->push_back("relu0", nn::ReLU(nn::ReLUOptions(true)));
+    features_->push_back("pool0", nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));
+    std::int64_t n = config.init_features;
+    for (std::size_t i = 0; i < config.block_config.size(); ++i) {
+      const auto layers = config.block_config[i];
+      features_->push_back("denseblock" + std::to_string(i + 1),
+                           DenseBlock(layers, n, config.growth_rate, config.bn_size));
+      n += layers * config.growth_rate;
+      if (i + 1 != config.block_config.size()) {
+        features_->push_back("transition" + std::to_string(i + 1), Transition(n, n / 2));
+        n /= 2;
+      }
+    }
+    features_->push_back("norm5", nn::BatchNorm2d(n));
+    register_module("features", features_);
+    classifier_ = register_module("classifier", nn::Linear(n, kNumClasses));
+    // torchvision DenseNet init: conv kaiming-normal (fan_in); BN weight 1, bias 0;
+    // linear bias 0 (weight keeps nn.Linear's default).
+    torch::NoGradGuard no_grad;
+    for (auto& m : modules(/*include_self=*/false)) {
+      if (auto* c = m->as<nn::Conv2d>()) {
+        nn::init::kaiming_normal_(c->weight);
+      } else if (auto* bn = m->as<nn::BatchNorm2d>()) {
+        nn::init::ones_(bn->weight);
+        nn::init::zeros_(bn->bias);
+      } else if (auto* linear = m->as<nn::Linear>()) {
+        nn::init::zeros_(linear->bias);
+      }
+    }
+  }
+
+  torch::Tensor pooled_features(const torch::Tensor& x) override {
+    return torch::relu(features_->forward(x)).mean({2, 3});  // [N, C]
+  }
+  torch::Tensor head(const torch::Tensor& f) override { return classifier_->forward(f); }
+  std::vector<std::string> head_keys() const override {
+    return {"classifier.weight", "classifier.bias"};
+  }
+  std::string first_conv_key() const override { return "features.conv0.weight"; }
+
+ private:
+  nn::Sequential features_;
+  nn::Linear classifier_{nullptr};
+};
+
+}  // namespace
+
+std::int64_t densenet_feature_count(const DenseNetConfig& config) {
+  std::int64_t n = config.init_features;
+  for (std::size_t i = 0; i < config.block_config.size(); ++i) {
+    n += config.block_config[i] * config.growth_rate;
+    if (i + 1 != config.block_config.size()) n /= 2;
+  }
+  return n;
+}
+
+ClassifierNet make_densenet(const ClassifierModelOptions& options, const DenseNetConfig& config) {
+  return std::make_shared<DenseNetImpl>(options, config);
+}
+
+}  // namespace cxrsynth::models::detail
