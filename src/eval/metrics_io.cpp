@@ -51,6 +51,12 @@ std::string metrics_json(const MetricsReport& report) {
     op["target_specificity"] = *report.target_specificity;
     op["threshold_source"] = report.threshold_source;
     j["at_fixed_specificity"] = op;
+  } else if (report.target_specificity) {
+    j["at_fixed_specificity"] = {
+        {"target_specificity", *report.target_specificity},
+        {"threshold_source", report.threshold_source},
+        {"threshold", nullptr},
+        {"reason", "no negatives in the " + report.threshold_source + " predictions"}};
   }
   return j.dump(2) + "\n";
 }

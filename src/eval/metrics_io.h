@@ -11,7 +11,8 @@
 //     "at_threshold": { "threshold", "metrics": { "<name>": { "value", "ci_lo", "ci_hi",
 //                                                              "defined_draws" }, ... } },
 //     "at_fixed_specificity": { "target_specificity", "threshold_source", "threshold",
-//                               "metrics": {...} }          (only when asked for)
+//                               "metrics": {...} }          (only when asked for; without
+//                               negatives to choose on: threshold null and a "reason")
 //   }
 // Metric names as metric_values(): tp fp tn fn sensitivity specificity ppv npv f1
 // balanced_accuracy accuracy roc_auc pr_auc. An undefined value (e.g. sensitivity without

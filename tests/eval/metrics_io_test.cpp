@@ -1,4 +1,5 @@
 #include "eval/metrics_io.h"
+#include "eval/metrics_report.h"
 
 #include <gtest/gtest.h>
 
@@ -76,6 +77,52 @@ TEST(MetricsIo, JsonHasIntervalsAndNullForUndefined) {
   EXPECT_EQ(j["at_fixed_specificity"]["target_specificity"], 0.9);
   EXPECT_EQ(j["at_fixed_specificity"]["threshold_source"], "test");
   EXPECT_GE(j["at_fixed_specificity"]["metrics"]["specificity"]["value"].get<double>(), 0.9);
+}
+
+std::vector<Prediction> mixed(int n, double shift) {
+  std::vector<Prediction> p;
+  for (int i = 0; i < n; ++i) {
+    const int label = i % 3 == 0 ? 1 : 0;
+    const double score = std::min(1.0, 0.02 * (i % 37) + shift * label);
+    p.push_back({"i" + std::to_string(i), "p" + std::to_string(i / 2), label, score});
+  }
+  return p;
+}
+
+TEST(MetricsReport, FixedSpecificityThresholdComesFromValidationWhenGiven) {
+  const auto test = mixed(90, 0.3);
+  const auto validation = mixed(60, 0.2);
+  MetricsOptions o;
+  o.bootstrap_draws = 40;
+  o.target_specificity = 0.9;
+  const MetricsReport with_val = make_metrics_report(test, o, 5, validation);
+  EXPECT_EQ(with_val.threshold_source, "validation");
+  ASSERT_TRUE(with_val.at_fixed_specificity.has_value());
+  EXPECT_DOUBLE_EQ(with_val.at_fixed_specificity->point.threshold,
+                   threshold_for_specificity(validation, 0.9));
+  const MetricsReport on_test = make_metrics_report(test, o, 5);
+  EXPECT_EQ(on_test.threshold_source, "test");
+  EXPECT_GE(on_test.at_fixed_specificity->point.specificity, 0.9);
+  const std::string table = format_metrics_table(on_test);
+  EXPECT_NE(table.find("optimistic"), std::string::npos) << table;
+  EXPECT_NE(table.find("sensitivity"), std::string::npos) << table;
+  // Same seed, same report, whatever the thread count.
+  EXPECT_EQ(metrics_json(on_test), metrics_json(make_metrics_report(test, o, 5, {}, 3)));
+}
+
+TEST(MetricsReport, UndefinedIsPrintedAsSuchAndNoThresholdWithoutNegatives) {
+  std::vector<Prediction> positives_only = {{"a", "1", 1, 0.7}, {"b", "2", 1, 0.2}};
+  MetricsOptions o;
+  o.bootstrap_draws = 20;
+  o.target_specificity = 0.95;
+  const MetricsReport r = make_metrics_report(positives_only, o, 1);
+  EXPECT_FALSE(r.at_fixed_specificity.has_value());
+  const auto j = nlohmann::json::parse(metrics_json(r));
+  EXPECT_TRUE(j["at_fixed_specificity"]["threshold"].is_null());
+  EXPECT_TRUE(j["at_threshold"]["metrics"]["specificity"]["value"].is_null());
+  const std::string table = format_metrics_table(r);
+  EXPECT_NE(table.find("specificity        n/a [n/a, n/a]"), std::string::npos) << table;
+  EXPECT_NE(table.find("no threshold"), std::string::npos) << table;
 }
 
 }  // namespace
