@@ -589,4 +589,32 @@ cv::Mat estimate_lung_mask(const cv::Mat& image01) {
   return fill_holes(lungs);
 }
 
+PhantomScoreSummary phantom_score_summary(const PhantomOptions& o, std::uint64_t seed,
+                                          int images_per_class, bool estimated_masks) {
+  validate_phantom_options(o);
+  CXRSYNTH_CHECK(images_per_class >= 2,
+                 "phantom score summary: need at least 2 images per "
+                 "class, got {}",
+                 images_per_class);
+  auto stats = [&](PhantomClass c, double& mean, double& sd) {
+    double sum = 0.0, sum2 = 0.0;
+    for (int i = 0; i < images_per_class; ++i) {
+      const PhantomImage im =
+          make_phantom_image(c, i / o.images_per_patient, i % o.images_per_patient, o, seed);
+      const double s = lung_opacity_score(
+          im.image, estimated_masks ? estimate_lung_mask(im.image) : im.lung_mask);
+      sum += s;
+      sum2 += s * s;
+    }
+    const double n = images_per_class;
+    mean = sum / n;
+    sd = std::sqrt(std::max(0.0, (sum2 - n * mean * mean) / (n - 1.0)));
+  };
+  PhantomScoreSummary out;
+  stats(PhantomClass::kNormal, out.normal_mean, out.normal_sd);
+  stats(PhantomClass::kPneumonia, out.pneumonia_mean, out.pneumonia_sd);
+  stats(PhantomClass::kCovid, out.covid_mean, out.covid_sd);
+  return out;
+}
+
 }  // namespace cxrsynth::data

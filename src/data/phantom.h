@@ -138,6 +138,19 @@ void validate_phantom_options(const PhantomOptions& options);
 // lung, same size. Throws when the mask is empty or sizes differ.
 double lung_opacity_score(const cv::Mat& image01, const cv::Mat& lung_mask);
 
+// Opacity-score statistics per class over `images_per_class` images of each class (the
+// images write_phantom_dataset would write for `seed`), scored inside estimate_lung_mask when
+// `estimated_masks` (as a translated image is scored) or inside the true lung masks. A
+// translation Normal -> COVID moves the normal mean towards covid_mean; its progress is
+// (score - normal_mean) / (covid_mean - normal_mean).
+struct PhantomScoreSummary {
+  double normal_mean = 0, normal_sd = 0;
+  double pneumonia_mean = 0, pneumonia_sd = 0;
+  double covid_mean = 0, covid_sd = 0;
+};
+PhantomScoreSummary phantom_score_summary(const PhantomOptions& options, std::uint64_t seed,
+                                          int images_per_class, bool estimated_masks);
+
 // Lung fields of an image whose anatomy is unknown (e.g. a GAN translation): the dark regions
 // inside the body (Otsu thresholds after smoothing), the two largest components, holes filled.
 // CV_8U 0/255. Throws when no lung-like region is found.

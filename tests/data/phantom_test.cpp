@@ -230,6 +230,26 @@ TEST(Phantom, ClassesSeparableByOpacityScoreInTheDemoWindow) {
   EXPECT_LT(auc_estimated, 0.97);
 }
 
+TEST(Phantom, ScoreSummaryOrdersTheClasses) {
+  PhantomOptions o;
+  const PhantomScoreSummary s = phantom_score_summary(o, 4, 30, true);
+  EXPECT_LT(s.normal_mean, s.covid_mean);
+  EXPECT_LT(s.covid_mean, s.pneumonia_mean);
+  EXPECT_GT(s.normal_sd, 0.0);
+  // Pasting the covid findings onto normal anatomy moves the score most of the way.
+  double progress = 0.0;
+  for (int p = 0; p < 10; ++p) {
+    PhantomImage normal = make_phantom_image(PhantomClass::kNormal, p, 0, o, 4);
+    Rng rng(derive_seed(4, "findings/" + std::to_string(p)));
+    const auto findings = sample_findings(PhantomClass::kCovid, normal.anatomy, o, rng);
+    const cv::Mat covid = render_phantom(normal.anatomy, findings, o.image_size, o.noise, o.grain,
+                                         derive_seed(4, std::to_string(p)));
+    progress += (lung_opacity_score(covid, estimate_lung_mask(covid)) - s.normal_mean) /
+                (s.covid_mean - s.normal_mean);
+  }
+  EXPECT_GT(progress / 10, 0.5);
+}
+
 TEST(Phantom, EstimatedLungMaskOverlapsTheTrueOne) {
   PhantomOptions o;
   for (int size : {32, 64, 256}) {
