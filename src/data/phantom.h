@@ -124,10 +124,12 @@ PhantomImage make_phantom_image(PhantomClass c, int patient_index, int view_inde
 // Writes options.n_* images as single-channel PNGs (options.bit_depth) under
 // out_dir/<label>/<patient_id>_<view>.png and out_dir/labels.csv with the columns
 // path,label,subtype,patient_id,view (path relative to out_dir; view is "PA"). Byte-identical
-// for the same options and seed. labels.csv is written last and atomically, so its presence
-// means the set is complete. Throws UsageError on inconsistent options.
+// for the same options and seed, whatever `threads` (images are generated in parallel, each
+// from its own seeds). labels.csv is written last and atomically, so its presence means the
+// set is complete; files of an earlier, larger set in out_dir are left alone (labels.csv
+// lists exactly this set). Throws UsageError on inconsistent options.
 void write_phantom_dataset(const PhantomOptions& options, std::uint64_t seed,
-                           const std::filesystem::path& out_dir);
+                           const std::filesystem::path& out_dir, int threads = 1);
 
 // Checks options (ranges, min <= max, bit depth 8 or 16); throws UsageError naming the key.
 void validate_phantom_options(const PhantomOptions& options);

@@ -58,13 +58,16 @@ TEST(Phantom, SameSeedGivesIdenticalBytesAndAnotherSeedDiffers) {
   write_phantom_dataset(o, 5, dir / "a");
   write_phantom_dataset(o, 5, dir / "b");
   write_phantom_dataset(o, 6, dir / "c");
+  write_phantom_dataset(o, 5, dir / "d", 3);  // threads do not change the bytes
   const CsvTable t = read_csv(dir / "a" / "labels.csv");
   EXPECT_EQ(read_file(dir / "a" / "labels.csv"), read_file(dir / "b" / "labels.csv"));
+  EXPECT_EQ(read_file(dir / "a" / "labels.csv"), read_file(dir / "d" / "labels.csv"));
   int differing = 0;
   for (std::size_t r = 0; r < t.size(); ++r) {
     const std::string rel = t.at(r, "path");
     const std::string a = read_file(dir / "a" / rel);
     EXPECT_EQ(a, read_file(dir / "b" / rel)) << rel;
+    EXPECT_EQ(a, read_file(dir / "d" / rel)) << rel;
     if (a != read_file(dir / "c" / rel)) ++differing;
   }
   EXPECT_EQ(differing, static_cast<int>(t.size()));
