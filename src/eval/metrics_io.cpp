@@ -76,6 +76,17 @@ void write_predictions_csv(const std::filesystem::path& path,
   write_file_atomic(path, out);
 }
 
+void write_roc_curve_csv(const std::filesystem::path& path,
+                         const std::vector<Prediction>& predictions) {
+  check_predictions(predictions);
+  auto cell = [](double v) { return std::isnan(v) ? std::string() : fmt::format("{}", v); };
+  std::string out = csv_line({"threshold", "fpr", "tpr"});
+  for (const auto& p : roc_curve(predictions)) {
+    out += csv_line({cell(p.threshold), cell(p.fpr), cell(p.tpr)});
+  }
+  write_file_atomic(path, out);
+}
+
 std::vector<Prediction> read_predictions_csv(const std::filesystem::path& path) {
   const CsvTable t = read_csv(path);
   t.require_columns({"id", "patient_id", "label", "p_covid"});

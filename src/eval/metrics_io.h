@@ -45,6 +45,11 @@ void write_metrics_json(const std::filesystem::path& path, const MetricsReport& 
 
 void write_predictions_csv(const std::filesystem::path& path,
                            const std::vector<Prediction>& predictions, double threshold);
+// roc.csv: threshold,fpr,tpr per roc_curve() point (the first threshold is "inf"; undefined
+// rates are empty cells), for the report's ROC figure.
+void write_roc_curve_csv(const std::filesystem::path& path,
+                         const std::vector<Prediction>& predictions);
+
 // Reads what write_predictions_csv wrote (pred is ignored); errors name file and line.
 std::vector<Prediction> read_predictions_csv(const std::filesystem::path& path);
 

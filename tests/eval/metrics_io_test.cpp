@@ -34,6 +34,15 @@ TEST(MetricsIo, PredictionsRoundTrip) {
   }
 }
 
+TEST(MetricsIo, RocCurveCsv) {
+  TempDir dir;
+  write_roc_curve_csv(dir / "roc.csv",
+                      {{"a", "P1", 1, 0.8}, {"b", "P2", 0, 0.3}, {"c", "P3", 1, 0.3}});
+  EXPECT_EQ(read_file(dir / "roc.csv"), "threshold,fpr,tpr\ninf,0,0\n0.8,0,0.5\n0.3,1,1\n");
+  write_roc_curve_csv(dir / "roc1.csv", {{"a", "P1", 1, 0.8}});
+  EXPECT_EQ(read_file(dir / "roc1.csv"), "threshold,fpr,tpr\ninf,,0\n0.8,,1\n");
+}
+
 TEST(MetricsIo, BadPredictionsCsvNamesTheLine) {
   TempDir dir;
   testing::write_text(dir / "p.csv",
