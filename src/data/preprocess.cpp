@@ -1,0 +1,96 @@
+#include "data/preprocess.h"
+
+#include <atomic>
+#include <chrono>
+#include <opencv2/imgproc.hpp>
+#include <thread>
+
+#include "core/error.h"
+#include "core/progress.h"
+#include "core/sha256.h"
+#include "data/image_io.h"
+
+namespace cxrsynth::data {
+
+cv::Mat resize_square(const cv::Mat& image, int n) {
+  if (image.cols == n && image.rows == n) return image.clone();
+  cv::Mat out;
+  const bool shrink = image.cols >= n && image.rows >= n;
+  cv::resize(image, out, cv::Size(n, n), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return out;
+}
+
+std::string thumbnail_hash(const cv::Mat& image) {
+  cv::Mat small, small8;
+  cv::resize(image, small, cv::Size(16, 16), 0, 0, cv::INTER_AREA);
+  small.convertTo(small8, CV_8U, small.depth() == CV_16U ? 1.0 / 257.0 : 1.0);
+  std::string bytes(256, '\0');
+  for (int i = 0; i < 256; ++i) {
+    bytes[static_cast<std::size_t>(i)] =
+        static_cast<char>(small8.at<std::uint8_t>(i / 16, i % 16) >> 2);
+  }
+  return sha256_hex(bytes).substr(0, 32);
+}
+
+namespace {
+
+Processed process_one(const Candidate& c, int image_size, const fs::path& data_dir) {
+  Processed p;
+  try {
+    const DecodedImage d = decode_image_info(c.file);
+    p.view = d.view;
+    if (!c.require_view.empty() && d.view != c.require_view) {
+      p.view_filtered = true;
+      return p;
+    }
+    p.width = d.pixels.cols;
+    p.height = d.pixels.rows;
+    p.bit_depth = d.bit_depth;
+    const cv::Mat resized = resize_square(d.pixels, image_size);
+    write_png_atomic(data_dir / "images" / (c.row.id + ".png"), resized);
+    p.thumb = thumbnail_hash(resized);
+    p.sha256 = sha256_file(c.file);
+    p.ok = true;
+  } catch (const Error& e) {
+    p.error = e.full_message();
+  } catch (const std::exception& e) {
+    p.error = c.file.string() + ": " + e.what();
+  }
+  return p;
+}
+
+}  // namespace
+
+std::vector<Processed> process_candidates(const std::vector<Candidate>& candidates, int image_size,
+                                          const fs::path& data_dir, int threads) {
+  const std::size_t n = candidates.size();
+  std::vector<Processed> results(n);
+  if (n == 0) return results;
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), n));
+  std::atomic<std::size_t> next{0}, done{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < n; i = next++) {
+      results[i] = process_one(candidates[i], image_size, data_dir);
+      ++done;
+    }
+  };
+  std::vector<std::thread> pool;
+  if (threads > 1) {
+    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  }
+  Progress progress("prepare: decode", static_cast<std::int64_t>(n), {10.0, "img"});
+  if (threads == 1) {
+    worker();
+  } else {
+    while (done.load() < n) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      progress.update(static_cast<std::int64_t>(done.load()));
+    }
+  }
+  for (auto& t : pool) t.join();
+  progress.finish();
+  return results;
+}
+
+}  // namespace cxrsynth::data
