@@ -31,7 +31,9 @@ std::vector<std::size_t> by_descending_score(const std::vector<Prediction>& p) {
 
 }  // namespace
 
-void check_predictions(const std::vector<Prediction>& predictions) {
+namespace {
+
+void check_scores(const std::vector<Prediction>& predictions) {
   for (std::size_t i = 0; i < predictions.size(); ++i) {
     const Prediction& p = predictions[i];
     if (p.label != 0 && p.label != 1) {
@@ -39,16 +41,27 @@ void check_predictions(const std::vector<Prediction>& predictions) {
                               i, p.id, p.label));
     }
     if (!std::isfinite(p.p_covid) || p.p_covid < 0.0 || p.p_covid > 1.0) {
-      throw Error(fmt::format("prediction {} (id '{}'): p_covid {} is not a probability in [0, 1]",
-                              i, p.id, p.p_covid));
+      throw Error(
+          fmt::format("prediction {} (id '{}'): p_covid {} is not a probability in "
+                      "[0, 1]",
+                      i, p.id, p.p_covid));
     }
-    if (p.patient_id.empty()) {
-      throw Error(fmt::format("prediction {} (id '{}'): empty patient_id", i, p.id));
+  }
+}
+
+}  // namespace
+
+void check_predictions(const std::vector<Prediction>& predictions) {
+  check_scores(predictions);
+  for (std::size_t i = 0; i < predictions.size(); ++i) {
+    if (predictions[i].patient_id.empty()) {
+      throw Error(fmt::format("prediction {} (id '{}'): empty patient_id", i, predictions[i].id));
     }
   }
 }
 
 ConfusionMatrix confusion_matrix(const std::vector<Prediction>& predictions, double threshold) {
+  check_scores(predictions);
   ConfusionMatrix cm;
   for (const auto& p : predictions) {
     const bool positive = p.p_covid >= threshold;
@@ -79,6 +92,7 @@ BinaryMetrics metrics_from_confusion(const ConfusionMatrix& cm, double threshold
 }
 
 double roc_auc(const std::vector<Prediction>& predictions) {
+  check_scores(predictions);
   // Mann-Whitney U from mid-ranks of the scores (ascending): ties count one half.
   std::vector<std::size_t> order(predictions.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -107,6 +121,7 @@ double roc_auc(const std::vector<Prediction>& predictions) {
 }
 
 double average_precision(const std::vector<Prediction>& predictions) {
+  check_scores(predictions);
   std::int64_t positives = 0;
   for (const auto& p : predictions) positives += p.label;
   if (positives == 0) return kNaN;
@@ -129,6 +144,7 @@ double average_precision(const std::vector<Prediction>& predictions) {
 }
 
 std::vector<RocPoint> roc_curve(const std::vector<Prediction>& predictions) {
+  check_scores(predictions);
   std::int64_t positives = 0;
   for (const auto& p : predictions) positives += p.label;
   const std::int64_t negatives = static_cast<std::int64_t>(predictions.size()) - positives;
@@ -153,6 +169,7 @@ double threshold_for_specificity(const std::vector<Prediction>& predictions,
   if (!(target_specificity >= 0.0 && target_specificity <= 1.0)) {
     throw UsageError(fmt::format("target specificity {} is outside [0, 1]", target_specificity));
   }
+  check_scores(predictions);
   std::vector<double> negatives, all;
   for (const auto& p : predictions) {
     all.push_back(p.p_covid);

@@ -27,7 +27,8 @@ struct Prediction {
 };
 
 // Throws cxrsynth::Error naming the first bad row (label not 0/1, p_covid not finite or
-// outside [0, 1], empty patient id).
+// outside [0, 1], empty patient id). Every function below checks labels and scores itself;
+// the patient id is checked where it matters (bootstrap, writers, compute_metrics).
 void check_predictions(const std::vector<Prediction>& predictions);
 
 struct ConfusionMatrix {

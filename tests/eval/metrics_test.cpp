@@ -119,6 +119,11 @@ TEST(Metrics, BadPredictionsAreRefused) {
   EXPECT_THROW(compute_metrics({{"a", "1", 1, 1.5}}), Error);
   EXPECT_THROW(compute_metrics({{"a", "1", 1, std::nan("")}}), Error);
   EXPECT_THROW(compute_metrics({{"a", "", 1, 0.5}}), Error);
+  // The building blocks check labels and scores too (a NaN would break the sort).
+  EXPECT_THROW(roc_auc({{"a", "1", 1, std::nan("")}, {"b", "2", 0, 0.1}}), Error);
+  EXPECT_THROW(average_precision({{"a", "1", 1, -0.1}}), Error);
+  EXPECT_THROW(roc_curve({{"a", "1", 3, 0.1}}), Error);
+  EXPECT_THROW(threshold_for_specificity({{"a", "1", 0, 2.0}}, 0.9), Error);
 }
 
 }  // namespace
