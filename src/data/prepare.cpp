@@ -84,10 +84,8 @@ void handle_missing(std::vector<SourceResult>& sources, bool skip_missing) {
       ++total;
       if (names.size() < 5) names.push_back(c.file.string());
     }
-    if (skip_missing) {
-      s.candidates = std::move(kept);
-      s.count("missing_file", missing);
-    }
+    s.candidates = std::move(kept);  // without skip_missing, missing files throw below
+    if (skip_missing) s.count("missing_file", missing);
   }
   if (total > 0 && !skip_missing) {
     throw Error(

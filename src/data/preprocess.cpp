@@ -20,16 +20,12 @@ cv::Mat resize_square(const cv::Mat& image, int n) {
   return out;
 }
 
-std::string thumbnail_hash(const cv::Mat& image) {
+std::string thumbnail(const cv::Mat& image) {
   cv::Mat small, small8;
   cv::resize(image, small, cv::Size(16, 16), 0, 0, cv::INTER_AREA);
   small.convertTo(small8, CV_8U, small.depth() == CV_16U ? 1.0 / 257.0 : 1.0);
-  std::string bytes(256, '\0');
-  for (int i = 0; i < 256; ++i) {
-    bytes[static_cast<std::size_t>(i)] =
-        static_cast<char>(small8.at<std::uint8_t>(i / 16, i % 16) >> 2);
-  }
-  return sha256_hex(bytes).substr(0, 32);
+  CXRSYNTH_CHECK(small8.isContinuous(), "thumbnail: non-continuous matrix");
+  return std::string(reinterpret_cast<const char*>(small8.data), 256);
 }
 
 namespace {
@@ -48,7 +44,7 @@ Processed process_one(const Candidate& c, int image_size, const fs::path& data_d
     p.bit_depth = d.bit_depth;
     const cv::Mat resized = resize_square(d.pixels, image_size);
     write_png_atomic(data_dir / "images" / (c.row.id + ".png"), resized);
-    p.thumb = thumbnail_hash(resized);
+    p.thumb = thumbnail(resized);
     p.sha256 = sha256_file(c.file);
     p.ok = true;
   } catch (const Error& e) {

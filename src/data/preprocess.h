@@ -20,7 +20,7 @@ struct Processed {
   std::string error;           // decoding failed: the message (names the file)
   int width = 0, height = 0, bit_depth = 0;
   std::string sha256;  // of the original file
-  std::string thumb;   // hash of a 16x16, 6-bit thumbnail of the stored image
+  std::string thumb;   // 16x16 8-bit thumbnail of the stored image (256 bytes)
   std::string view;    // DICOM ViewPosition when the file has one
 };
 
@@ -28,9 +28,9 @@ struct Processed {
 // authors' cv2.resize to 256 x 256). Depth is preserved.
 cv::Mat resize_square(const cv::Mat& image, int n);
 
-// SHA-256 (hex) of the image reduced to 16 x 16 (area), 8-bit, top 6 bits: equal for the same
-// picture re-encoded or re-sized by another repository.
-std::string thumbnail_hash(const cv::Mat& image);
+// The image reduced to 16 x 16 (area) at 8 bits, row-major, as 256 bytes: nearly equal for the
+// same picture re-encoded or re-sized by another repository (see split.h).
+std::string thumbnail(const cv::Mat& image);
 
 // Processes candidates[i] into results[i]; writes data_dir/images/<id>.png for each success
 // (row.path is set by the caller to "images/<id>.png"). threads <= 0: all cores.

@@ -41,13 +41,54 @@ void join_by(const std::vector<std::string>& keys, UnionFind& uf) {
   }
 }
 
+// Joins rows whose thumbnails are nearly equal (mean |diff| <= 1.5 grey levels, max <= 12).
+// Rows are bucketed by (mean, std) of the thumbnail in steps of 4 and compared with their own
+// and the neighbouring buckets only, so the work stays near-linear.
+void join_near_thumbs(const std::vector<std::string>& thumbs, UnionFind& uf) {
+  std::map<std::pair<int, int>, std::vector<std::size_t>> buckets;
+  std::vector<std::pair<int, int>> key(thumbs.size());
+  for (std::size_t i = 0; i < thumbs.size(); ++i) {
+    if (thumbs[i].size() != 256) continue;
+    double sum = 0, sq = 0;
+    for (unsigned char c : thumbs[i]) {
+      sum += c;
+      sq += static_cast<double>(c) * c;
+    }
+    const double mean = sum / 256, sd = std::sqrt(std::max(0.0, sq / 256 - mean * mean));
+    key[i] = {static_cast<int>(mean / 4), static_cast<int>(sd / 4)};
+    buckets[key[i]].push_back(i);
+  }
+  auto near = [&](std::size_t a, std::size_t b) {
+    int total = 0;
+    for (std::size_t k = 0; k < 256; ++k) {
+      const int d = std::abs(static_cast<unsigned char>(thumbs[a][k]) -
+                             static_cast<unsigned char>(thumbs[b][k]));
+      if (d > 12) return false;
+      total += d;
+    }
+    return total <= 384;  // mean 1.5
+  };
+  for (std::size_t i = 0; i < thumbs.size(); ++i) {
+    if (thumbs[i].size() != 256) continue;
+    for (int dm = -1; dm <= 1; ++dm) {
+      for (int ds = -1; ds <= 1; ++ds) {
+        auto it = buckets.find({key[i].first + dm, key[i].second + ds});
+        if (it == buckets.end()) continue;
+        for (std::size_t j : it->second) {
+          if (j > i && uf.find(i) != uf.find(j) && near(i, j)) uf.unite(i, j);
+        }
+      }
+    }
+  }
+}
+
 DuplicateReport find_duplicates(const std::vector<ManifestRow>& rows,
                                 const std::vector<std::string>& thumbs) {
   UnionFind pic(rows.size());
   std::vector<std::string> shas;
   for (const auto& r : rows) shas.push_back(r.sha256);
   join_by(shas, pic);
-  join_by(thumbs, pic);
+  join_near_thumbs(thumbs, pic);
   std::map<std::size_t, std::vector<std::size_t>> clusters;
   for (std::size_t i = 0; i < rows.size(); ++i) clusters[pic.find(i)].push_back(i);
   DuplicateReport d;
@@ -159,7 +200,7 @@ SplitReport assign_splits(std::vector<ManifestRow>& rows, const std::vector<std:
   }
   join_by(patients, uf);
   join_by(shas, uf);
-  join_by(thumbs, uf);
+  join_near_thumbs(thumbs, uf);
   std::vector<std::size_t> group_of(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) group_of[i] = uf.find(i);
   if (mode == "grouped") {

@@ -9,7 +9,8 @@
 
 namespace cxrsynth::data {
 
-// Rows that show the same picture: equal sha256 of the original, or equal thumbnail hash.
+// Rows that show the same picture: equal sha256 of the original, or nearly equal 16x16
+// thumbnails (mean |diff| <= 1.5 grey levels and no pixel off by more than 12).
 struct DuplicateReport {
   std::int64_t clusters = 0;          // groups of 2+ rows showing the same picture
   std::int64_t rows = 0;              // rows in those groups
@@ -24,7 +25,7 @@ struct SplitReport {
   std::vector<std::string> paper_moved_patients;  // up to 10
 };
 
-// Assigns rows[i].split. `thumbs[i]` is the thumbnail hash of row i (see preprocess.h).
+// Assigns rows[i].split. `thumbs[i]` is the thumbnail of row i (see preprocess.h).
 // Groups = patients joined through duplicates (the same picture under two patient ids is one
 // group). grouped: per label stratum (a mixed group counts as its rarest label, covid first),
 // groups shuffled with Rng(derive_seed(seed, "data/split/<label>")), test then val filled to
