@@ -38,6 +38,7 @@ Config begin_stage(const CommonArgs& args, const std::string& stage_name);
 
 // Subcommand registration: one function per subcommand, in its own file.
 void add_config_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 void add_prepare_command(CLI::App& app);
 
 }  // namespace cxrsynth::cli

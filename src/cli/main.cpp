@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "cxrsynth 0.1.0");
   cxrsynth::cli::add_config_command(app);
+  cxrsynth::cli::add_report_command(app);
   cxrsynth::cli::add_prepare_command(app);
 
   try {
