@@ -7,6 +7,8 @@
 
 #include "config/fields.h"
 #include "data/prepare_options.h"
+#include "eval/classifier/evaluate_options.h"
+#include "train/classifier/classifier_options.h"
 
 namespace cxrsynth {
 
@@ -31,12 +33,16 @@ void visit_fields(V& v, RunOptions& o) {
 struct Config {
   RunOptions run;
   data::PrepareOptions data;
+  train::ClassifierOptions classifier;
+  eval::EvaluateOptions evaluate;
 };
 
 template <class V>
 void visit_fields(V& v, Config& c) {
   v.section("run", c.run);
   v.section("data", c.data);
+  v.section("classifier", c.classifier);
+  v.section("evaluate", c.evaluate);
 }
 
 }  // namespace cxrsynth

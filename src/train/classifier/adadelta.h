@@ -1,0 +1,35 @@
+// Adadelta (Zeiler 2012) as Keras and PyTorch's Python optimiser apply it; LibTorch 1.13's C++
+// API has no Adadelta. Per parameter:
+//   square_avg = rho * square_avg + (1 - rho) * g^2
+//   delta      = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g
+//   acc_delta  = rho * acc_delta + (1 - rho) * delta^2
+//   p         -= lr * delta
+// Source: tf.keras Adadelta (ApplyAdadelta), torch.optim.Adadelta (no weight decay).
+#pragma once
+
+#include <torch/types.h>
+
+#include <vector>
+
+namespace cxrsynth::train {
+
+class Adadelta {
+ public:
+  Adadelta(std::vector<torch::Tensor> params, double lr, double rho, double eps);
+
+  void zero_grad();
+  void step();  // parameters without a gradient are skipped
+
+  double lr() const { return lr_; }
+  void set_lr(double lr) { lr_ = lr; }
+
+  // State per parameter, in the order given (for checkpoints).
+  std::vector<torch::Tensor>& square_avg() { return square_avg_; }
+  std::vector<torch::Tensor>& acc_delta() { return acc_delta_; }
+
+ private:
+  std::vector<torch::Tensor> params_, square_avg_, acc_delta_;
+  double lr_, rho_, eps_;
+};
+
+}  // namespace cxrsynth::train
