@@ -1,9 +1,15 @@
 #include "data/image_io.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -117,12 +123,60 @@ cv::Mat load_image_unit(const fs::path& path) {
   return to_unit(decode_image(path));
 }
 
-void write_png_atomic(const fs::path& path, const cv::Mat& image) {
+namespace {
+
+void check_png_input(const fs::path& path, const cv::Mat& image) {
   if (image.empty() || image.channels() != 1 ||
       (image.depth() != CV_8U && image.depth() != CV_16U)) {
-    throw Error(fmt::format("{}: write_png_atomic expects a single-channel 8- or 16-bit image",
-                            path.string()));
+    throw Error(
+        fmt::format("{}: PNG writing expects a single-channel 8- or 16-bit image", path.string()));
   }
+}
+
+}  // namespace
+
+void write_png_renamed(const fs::path& path, const cv::Mat& image) {
+  check_png_input(path, image);
+  std::vector<unsigned char> bytes;
+  if (!cv::imencode(".png", image, bytes)) {
+    throw Error(fmt::format("{}: cannot encode PNG", path.string()));
+  }
+  static std::atomic<unsigned> counter{0};
+  const fs::path tmp = path.parent_path() / fmt::format(".{}.tmp{}-{}", path.filename().string(),
+                                                        static_cast<long>(::getpid()), counter++);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) {
+      std::error_code ignored;
+      fs::remove(tmp, ignored);
+      throw Error(fmt::format("{}: cannot write: {}", tmp.string(), std::strerror(errno)));
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw Error(fmt::format("{}: cannot rename the written PNG into place: {}", path.string(),
+                            ec.message()));
+  }
+}
+
+void sync_filesystem(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0 || ::syncfs(fd) != 0) {
+    const std::string why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    throw Error(fmt::format("{}: cannot flush to disk: {}", dir.string(), why));
+  }
+  ::close(fd);
+}
+
+void write_png_atomic(const fs::path& path, const cv::Mat& image) {
+  check_png_input(path, image);
   replace_file_atomic(path, [&](const fs::path& tmp) {
     if (!cv::imwrite(tmp.string(), image)) {
       throw Error(fmt::format("{}: cannot write PNG", tmp.string()));

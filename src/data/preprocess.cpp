@@ -43,7 +43,7 @@ Processed process_one(const Candidate& c, int image_size, const fs::path& data_d
     p.height = d.pixels.rows;
     p.bit_depth = d.bit_depth;
     const cv::Mat resized = resize_square(d.pixels, image_size);
-    write_png_atomic(data_dir / "images" / (c.row.id + ".png"), resized);
+    write_png_renamed(data_dir / "images" / (c.row.id + ".png"), resized);
     p.thumb = thumbnail(resized);
     p.sha256 = sha256_file(c.file);
     p.ok = true;
@@ -89,6 +89,7 @@ std::vector<Processed> process_candidates(const std::vector<Candidate>& candidat
     for (auto& t : pool) t.join();
   }
   progress.finish();
+  sync_filesystem(data_dir / "images");  // one flush instead of an fsync per image
   return results;
 }
 

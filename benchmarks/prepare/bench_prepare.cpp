@@ -1,0 +1,53 @@
+// Prepare throughput: decode + resize + PNG write + SHA-256 of each file, one thread, as
+// `cxrsynth prepare` does per image. Compared with prepare_reference.py (pydicom + Pillow) on
+// the same files by run.sh, which prints the ratio.
+//
+// Usage: bench_prepare OUT_DIR IMAGE_SIZE REPEATS FILE...
+// Prints "cxrsynth: N images, median S s, R images/s".
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "data/preprocess.h"
+
+int main(int argc, char** argv) {
+  using namespace cxrsynth;
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: bench_prepare OUT_DIR IMAGE_SIZE REPEATS FILE...\n");
+    return 2;
+  }
+  set_log_level(LogLevel::kQuiet);
+  const std::filesystem::path out = argv[1];
+  const int size = std::atoi(argv[2]);
+  const int repeats = std::max(1, std::atoi(argv[3]));
+  std::vector<data::Candidate> candidates;
+  for (int i = 4; i < argc; ++i) {
+    data::Candidate c;
+    c.file = argv[i];
+    c.row.id = "b" + std::to_string(i);
+    candidates.push_back(c);
+  }
+  std::vector<double> times;
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto results = data::process_candidates(candidates, size, out, /*threads=*/1);
+    const auto t1 = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (!results[i].ok) {
+        std::fprintf(stderr, "%s\n", results[i].error.c_str());
+        return 1;
+      }
+    }
+    times.push_back(std::chrono::duration<double>(t1 - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times[times.size() / 2];
+  std::printf("cxrsynth: %zu images, median %.3f s, %.1f images/s\n", candidates.size(), median,
+              static_cast<double>(candidates.size()) / median);
+  return 0;
+}
