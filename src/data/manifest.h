@@ -10,7 +10,8 @@
 //   subtype        finer finding ("bacterial", "viral", "COVID-19", RSNA class ...), may be empty
 //   view           acquisition view as the source gives it (PA, AP, AP Supine, L ...), may be empty
 //   split          train | val | test
-//   original_path  the source file as read (configured root joined with the relative path)
+//   original_path  the source file as read (configured root joined with the relative path;
+//                  phantom images, generated into R/data/phantom/, relative to R/data/)
 //   path           the stored image, relative to R/data/ ("images/<id>.png"): single-channel
 //                  PNG of image_size x image_size, 16-bit when bit_depth > 8, else 8-bit
 //   width, height  size of the original image in pixels

@@ -61,7 +61,13 @@ std::vector<SourceResult> read_sources(const PrepareOptions& o, std::uint64_t se
     f.root = dir.string();
     f.labels_csv = "labels.csv";
     f.name = "phantom";
-    out.push_back(read_folder(f, o.skip_bad));
+    SourceResult r = read_folder(f, o.skip_bad);
+    // Generated inside the run: recorded relative to R/data/, so manifests of two run
+    // directories with the same options and seed are byte-identical.
+    for (auto& c : r.candidates) {
+      c.row.original_path = fs::relative(c.file, run_dir.data_dir()).generic_string();
+    }
+    out.push_back(std::move(r));
   }
   return out;
 }

@@ -83,7 +83,7 @@ std::vector<Processed> process_candidates(const std::vector<Candidate>& candidat
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
     while (done.load() < n) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
       progress.update(static_cast<std::int64_t>(done.load()));
     }
     for (auto& t : pool) t.join();
