@@ -36,6 +36,9 @@ def main(argv=None):
         return 1
     try:
         out = build(root)
+    except deps.MissingPackage as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except OSError as e:
         print(f"error: while writing the report in {root / 'report'}: {e}", file=sys.stderr)
         return 1
@@ -51,7 +54,11 @@ def build(root):
     if stage.exists():
         shutil.rmtree(stage)
     (stage / "figures").mkdir(parents=True)
-    render(root, stage)
+    try:
+        render(root, stage)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     # Replace the previous report as a whole, so no stale figure survives.
     old = root / ".report.old"
     if old.exists():

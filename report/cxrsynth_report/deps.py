@@ -26,11 +26,22 @@ def require(module):
 
 
 def check_all():
-    """Imports every module the renderer needs; raises MissingPackage naming the first absent."""
+    """Fails early, naming the package, when a module the renderer needs is absent. umap is
+    only located here (importing it compiles numba code: seconds) and imported when a UMAP is
+    drawn, through require() again."""
+    import importlib.util
+
     for module in PACKAGES:
-        require(module)
-    mpl = require("matplotlib")
-    mpl.use("Agg")
+        if module == "umap":
+            if importlib.util.find_spec(module) is None:
+                raise MissingPackage(
+                    f"Python module 'umap' is not installed for {_python()}; install the Debian "
+                    f"package {PACKAGES[module]} (apt-get install {PACKAGES[module]}, or "
+                    "scripts/install_deps.sh)"
+                )
+        else:
+            require(module)
+    require("matplotlib").use("Agg")
 
 
 def _python():

@@ -105,7 +105,8 @@ def _split_pipe_row(line):
 
 
 def _markdown_html(text):
-    """A small Markdown subset: headings, pipe tables, paragraphs; anything else escaped."""
+    """A small Markdown subset: headings, pipe tables, bullet lists, paragraphs; anything
+    else is shown as escaped text."""
     out, para, lines, i = [], [], text.splitlines(), 0
 
     def flush():
@@ -126,6 +127,14 @@ def _markdown_html(text):
             if rows and all(set(c) <= set("-: ") for c in rows[0]):
                 rows = rows[1:]
             out.append(_html_table(header, rows))
+            continue
+        if st.startswith(("- ", "* ")):
+            flush()
+            items = []
+            while i < len(lines) and lines[i].strip().startswith(("- ", "* ")):
+                items.append(lines[i].strip()[2:])
+                i += 1
+            out.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in items) + "</ul>")
             continue
         if st.startswith("#"):
             flush()

@@ -109,22 +109,33 @@ def _fig1(ctx, sec, task, rows, panel):
         pairs.append((r, src, load_gray(a, int(bd) if bd == bd else None), load_gray(b)))
     if not pairs:
         return
-    fig, axes = plt.subplots(len(pairs), 2, figsize=(5.6, 2.8 * len(pairs)), squeeze=False)
+    # Third column: translation - source (same size only), so a generator that stayed at the
+    # identity, or edits outside the lungs, are visible at a glance.
+    fig, axes = plt.subplots(len(pairs), 3, figsize=(8.4, 2.8 * len(pairs)), squeeze=False)
     for i, (r, src, a, b) in enumerate(pairs):
         for ax, img, title in (
-            (axes[i][0], a, f"source: {LABEL_NAMES.get(src['label'], src['label'])} ({src['id']})"),
-            (axes[i][1], b, f"translated -> COVID-19 ({r.get('id', '')})"),
+            (axes[i][0], a, f"source: {LABEL_NAMES.get(src['label'], src['label'])}\n{src['id']}"),
+            (axes[i][1], b, f"translated -> COVID-19\n{r.get('id', '')}"),
         ):
             ax.imshow(img, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
             ax.set_title(title, fontsize=8)
             ax.axis("off")
+        ax = axes[i][2]
+        ax.axis("off")
+        if a.shape == b.shape:
+            d = b - a
+            ax.imshow(d, cmap="RdBu_r", vmin=-0.5, vmax=0.5, interpolation="nearest")
+            ax.set_title(f"translated - source\nmean |diff| {abs(d).mean():.3f}", fontsize=8)
+        else:
+            ax.set_title(f"sizes differ: {a.shape} vs {b.shape}", fontsize=8)
     fig.suptitle(f"Fig. 1: {task}: source | translation", fontsize=10)
     fig.tight_layout()
     path = save(fig, ctx.figdir, f"fig1_translation_{task}")
     directions = sorted({r.get("direction", "") for r, *_ in pairs} - {""})
     sec.figure(
         path,
-        f"Fig. 1 ({task}): {len(pairs)} of {len(rows)} synthetic images next to their sources"
+        f"Fig. 1 ({task}): {len(pairs)} of {len(rows)} synthetic images next to their sources and "
+        "the difference (red: brighter, blue: darker, in [0, 1] intensity units)"
         + (f" (direction {', '.join(directions)})" if directions else "")
         + f"; from synthetic/{task}/manifest.csv.",
     )

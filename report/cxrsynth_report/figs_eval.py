@@ -3,7 +3,7 @@ histories, Fig. 8 (UMAP of pooled features) and the per-run metrics table."""
 import warnings
 
 from .inputs import config_key, numeric_columns, slug, split_config, to_float
-from .plot import GROUP_COLORS, grid, plt, save
+from .plot import GROUP_COLORS, grid, plain_numbers, plt, save
 
 PRED_COLS = ("id", "label", "p_covid")
 UMAP_PER_GROUP = 180  # the authors' 180 images per group (paper sec. 4, Fig. 8)
@@ -194,6 +194,7 @@ def history_section(ctx, sec, runs):
                 ax.plot(x, [to_float(r[c]) for r in rows], marker="." if len(rows) < 40 else None, label=config)
             ax.set_title(c)
             ax.set_xlabel("epoch")
+            plain_numbers(ax)
         axes[0].legend()
         label = " ".join(x for x in (task, arch) if x)
         fig.suptitle(f"Classifier training history: {label}", fontsize=11)
@@ -208,7 +209,7 @@ def umap_section(ctx, sec, runs):
     for r in runs:
         panel = f"Fig. 8 UMAP ({r.name})"
         rel = f"{r.dir}/features.csv"
-        rows = ctx.inputs.csv(rel, panel, required=("group",))
+        rows = ctx.inputs.csv(rel, panel)
         if rows is None:
             continue
         fcols = [c for c in rows[0].keys() if c.startswith("f") and c[1:].isdigit()] if rows else []
@@ -217,10 +218,14 @@ def umap_section(ctx, sec, runs):
             continue
         try:
             X = np.array([[float(x[c]) for c in fcols] for x in rows])
+            groups = np.array([feature_group(x, r.task) for x in rows])
         except ValueError as e:
             ctx.inputs.note_missing(panel, rel, f"unreadable: {e}")
             continue
-        groups = np.array([x["group"] for x in rows])
+        if not ({"G_NC", "G_PC"} & set(groups)):
+            ctx.inputs.note_missing(
+                f"Fig. 8 synthetic groups ({r.name})", rel, "no G_NC/G_PC rows: Fig. 8 drawn with real images only"
+            )
         names = [g for g in GROUP_ORDER if g in set(groups)] + sorted(set(groups) - set(GROUP_ORDER))
         rng = np.random.default_rng(UMAP_SEED)
         keep = []
@@ -252,8 +257,29 @@ def umap_section(ctx, sec, runs):
         )
 
 
+SYNTHETIC_GROUPS = {"normal-vs-covid": "G_NC", "pneumonia-vs-covid": "G_PC"}
+NEGATIVE_GROUPS = {"normal-vs-covid": "Normal", "pneumonia-vs-covid": "Pneumonia"}
+
+
+def feature_group(row, task):
+    """The Fig. 8 group of a features.csv row: its `group` column, else from `origin`
+    (real | synthetic:<task> | ...) and `label` (1 = COVID-19) of the eval stage's file."""
+    if row.get("group"):
+        return row["group"]
+    origin = row.get("origin") or "real"
+    if origin.startswith("synthetic:"):
+        return SYNTHETIC_GROUPS.get(origin.split(":", 1)[1], origin)
+    if "label" not in row:
+        raise ValueError("neither a group nor a label column")
+    if _is_covid(row["label"]):
+        return "COVID-19"
+    return NEGATIVE_GROUPS.get(task, "not COVID-19")
+
+
 def _umap(X):
-    import umap
+    from .deps import require
+
+    umap = require("umap")
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -2,7 +2,7 @@
 import shutil
 
 from .inputs import TASK_NAMES, natural_key, numeric_columns, slug, to_float
-from .plot import grid, plt, save
+from .plot import grid, plain_numbers, plt, save
 
 NOT_PLOTTED = ("epoch", "step", "time_s", "time", "iteration")
 
@@ -63,6 +63,7 @@ def _losses(ctx, sec, task):
                 ax.legend(loc="upper right")
         ax.set_title(c)
         ax.set_xlabel("step")
+        plain_numbers(ax)
     fig.suptitle(f"CycleGAN losses, {task}", fontsize=11)
     fig.tight_layout()
     path = save(fig, ctx.figdir, slug("gan_losses", task))

@@ -151,7 +151,9 @@ CONFIG_ORDER = [
 
 
 def config_key(config):
-    return (CONFIG_ORDER.index(config) if config in CONFIG_ORDER else len(CONFIG_ORDER), config)
+    """Paper order; "real/seed-1" (one of several experiment seeds) sorts with "real"."""
+    base = config.split("/")[0]
+    return (CONFIG_ORDER.index(base) if base in CONFIG_ORDER else len(CONFIG_ORDER), config)
 
 
 def slug(*parts):

@@ -34,6 +34,11 @@ def save(fig, figdir, name):
     return f"figures/{name}.png"
 
 
+def plain_numbers(ax):
+    """No offset ('1e-4 + ...') on the y axis: values read as written."""
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4), useOffset=False)
+
+
 def grid(n, ncols=3, w=4.2, h=3.3):
     ncols = max(1, min(ncols, n))
     nrows = (n + ncols - 1) // ncols

@@ -9,7 +9,7 @@ from PIL import Image
 TASKS = [("normal-vs-covid", "normal"), ("pneumonia-vs-covid", "pneumonia")]
 TASK_NAMES = [t for t, _ in TASKS]
 # Few configurations: each features.csv costs a UMAP fit (seconds on 2 cores).
-CONFIGS = ["real", "real+gnc", "real+gnc+gpc"]
+CONFIGS = ["real", "real+gnc+gpc"]
 ARCHS = ["vgg16"]
 
 
@@ -111,15 +111,25 @@ def make(root, skip=()):
                     (root / f"eval/{sub}/metrics.json").write_text(json.dumps(metrics))
                 if not skipped(f"eval/{sub}/features.csv"):
                     feats = []
-                    for g, shift in (("Normal", 0.0), ("COVID-19", 2.0), ("G_NC", 1.5), ("G_PC", 1.0)):
-                        for i in range(20):
-                            feats.append([f"{g}-{i}", g] + list(np.round(rng.standard_normal(8) + shift, 4)))
-                    _csv(root / f"eval/{sub}/features.csv", ["id", "group"] + [f"f{j}" for j in range(8)], feats)
+                    f = lambda shift: list(np.round(rng.standard_normal(8) + shift, 4))
+                    if neg == "normal":  # the brief's layout: a group column
+                        for g, shift in (("Normal", 0.0), ("COVID-19", 2.0), ("G_NC", 1.5), ("G_PC", 1.0)):
+                            feats += [[f"{g}-{i}", g] + f(shift) for i in range(20)]
+                        _csv(root / f"eval/{sub}/features.csv", ["id", "group"] + [f"f{j}" for j in range(8)], feats)
+                    else:  # the eval stage's layout: label (1 = COVID-19) and origin
+                        for origin, label, shift in (("real", 0, 0.0), ("real", 1, 2.0),
+                                                     ("synthetic:pneumonia-vs-covid", 1, 1.5)):
+                            if origin != "real" and "real-only-features" in skip:
+                                continue
+                            feats += [[f"{origin}-{label}-{i}", f"p{i}", label, "test", origin] + f(shift) for i in range(20)]
+                        _csv(root / f"eval/{sub}/features.csv",
+                             ["id", "patient_id", "label", "split", "origin"] + [f"f{j}" for j in range(8)], feats)
 
     if not skipped("experiment"):
         (root / "experiment").mkdir(exist_ok=True)
         (root / "experiment/tables.md").write_text(
             "## Table 1: normal-vs-covid\n\n| Configuration | Model | Sensitivity | FN |\n|---|---|---|---|\n"
-            "| real | vgg16 | 0.500 [0.1, 0.9] | 3 |\n| real+gnc | vgg16 | 0.667 [0.2, 0.9] | 2 |\n")
+            "| real | vgg16 | 0.500 [0.1, 0.9] | 3 |\n| real+gnc | vgg16 | 0.667 [0.2, 0.9] | 2 |\n\n"
+            "- VGG-16 / Real+G_NC: higher, intervals overlap\n- VGG-16 / G_NC only: no\n")
         (root / "experiment/tables.json").write_text("{}")
     return root

@@ -133,6 +133,8 @@ def test_full(tmp, cli):
                  "no negatives in the validation predictions", "[1, 6]"):
         if text not in html or text not in md:
             fail(f"'{text}' not in index.html and report.md")
+    if "<li>VGG-16 / Real+G_NC: higher, intervals overlap</li>" not in html:
+        fail("the experiment tables' bullet list is not rendered")
     if re.search(r'(src|href)="(https?:)?//', html):
         fail("index.html references the network")
     first = digest(out)
@@ -166,10 +168,9 @@ def test_missing(tmp):
         "gan/pneumonia-vs-covid",
         "synthetic/normal-vs-covid",
         "eval/normal-vs-covid/real/vgg16/features.csv",
-        "eval/normal-vs-covid/real+gnc/vgg16/features.csv",
-        "eval/pneumonia-vs-covid/real/vgg16/features.csv",
+        "real-only-features",
         "eval/normal-vs-covid/real+gnc+gpc/vgg16/metrics.json",
-        "classifiers/normal-vs-covid/real+gnc/vgg16",
+        "classifiers/normal-vs-covid/real/vgg16",
         "experiment",
     ]
     run = fake_run.make(tmp / "run", skip=skipped)
@@ -185,10 +186,9 @@ def test_missing(tmp):
         ("GAN loss curves (normal-vs-covid)", "gan/normal-vs-covid/losses.csv"),
         ("Fig. 1 translations (normal-vs-covid)", "synthetic/normal-vs-covid/manifest.csv"),
         ("Fig. 8 UMAP (normal-vs-covid/real/vgg16)", "eval/normal-vs-covid/real/vgg16/features.csv"),
-        ("Fig. 8 UMAP (normal-vs-covid/real+gnc/vgg16)", "eval/normal-vs-covid/real+gnc/vgg16/features.csv"),
-        ("Fig. 8 UMAP (pneumonia-vs-covid/real/vgg16)", "eval/pneumonia-vs-covid/real/vgg16/features.csv"),
+        ("Fig. 8 synthetic groups (pneumonia-vs-covid/real/vgg16)", "eval/pneumonia-vs-covid/real/vgg16/features.csv"),
         ("Metrics table row (normal-vs-covid/real+gnc+gpc/vgg16)", "eval/normal-vs-covid/real+gnc+gpc/vgg16/metrics.json"),
-        ("Classifier history (normal-vs-covid/real+gnc/vgg16)", "classifiers/normal-vs-covid/real+gnc/vgg16/history.csv"),
+        ("Classifier history (normal-vs-covid/real/vgg16)", "classifiers/normal-vs-covid/real/vgg16/history.csv"),
         ("Experiment tables (Tables 1-2)", "experiment/tables.md"),
     ]
     import html as h
@@ -204,8 +204,9 @@ def test_missing(tmp):
         fail("report.md lacks the Missing inputs list")
     for f in figures_in(html):
         check_png(out / f)
-    if "figures/fig8_umap_normal-vs-covid_real+gnc+gpc_vgg16.png" not in html:
-        fail("the UMAP whose features exist was dropped")
+    for f in ("fig8_umap_normal-vs-covid_real+gnc+gpc_vgg16", "fig8_umap_pneumonia-vs-covid_real_vgg16"):
+        if f"figures/{f}.png" not in html:
+            fail(f"the UMAP whose features exist was dropped: {f}")
     # Nothing at all: every panel family is listed, still exit 0.
     empty = tmp / "empty"
     empty.mkdir()
