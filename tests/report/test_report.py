@@ -207,6 +207,17 @@ def test_missing(tmp):
     for f in ("fig8_umap_normal-vs-covid_real+gnc+gpc_vgg16", "fig8_umap_pneumonia-vs-covid_real_vgg16"):
         if f"figures/{f}.png" not in html:
             fail(f"the UMAP whose features exist was dropped: {f}")
+    # A module that cannot be imported is an error naming the Debian package; the previous
+    # report stays as it was and no staging folder is left.
+    before = digest(out)
+    block = tmp / "block"
+    block.mkdir()
+    (block / "umap.py").write_text("raise ImportError('blocked by the test')\n")
+    r = render(run, extra_env={"PYTHONPATH": f"{block}:{REPORT_DIR}"})
+    if r.returncode != 1 or "umap-learn" not in r.stderr:
+        fail(f"blocked umap: exit {r.returncode}, stderr {r.stderr!r}")
+    if digest(out) != before or list(run.glob(".report*")):
+        fail("a failed render changed the previous report or left a staging folder")
     # Nothing at all: every panel family is listed, still exit 0.
     empty = tmp / "empty"
     empty.mkdir()
