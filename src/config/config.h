@@ -8,6 +8,7 @@
 #include "config/fields.h"
 #include "data/prepare_options.h"
 #include "eval/classifier/evaluate_options.h"
+#include "experiment/experiment_options.h"
 #include "train/classifier/classifier_options.h"
 
 namespace cxrsynth {
@@ -35,6 +36,7 @@ struct Config {
   data::PrepareOptions data;
   train::ClassifierOptions classifier;
   eval::EvaluateOptions evaluate;
+  experiment::ExperimentOptions experiment;
 };
 
 template <class V>
@@ -43,6 +45,7 @@ void visit_fields(V& v, Config& c) {
   v.section("data", c.data);
   v.section("classifier", c.classifier);
   v.section("evaluate", c.evaluate);
+  v.section("experiment", c.experiment);
 }
 
 }  // namespace cxrsynth
