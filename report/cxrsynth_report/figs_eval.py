@@ -206,7 +206,18 @@ def history_section(ctx, sec, runs):
 def umap_section(ctx, sec, runs):
     import numpy as np
 
+    # Several experiment seeds ("real/seed-0", "real/seed-1", ...): one UMAP, of the first seed
+    # (each fit costs seconds); the caption says so.
+    by_base = {}
     for r in runs:
+        by_base.setdefault((r.task, r.arch, r.config.split("/seed-")[0]), []).append(r)
+    for (_, _, base), group in by_base.items():
+        if len(group) > 1:
+            sec.text(
+                f"Fig. 8 for {base}: drawn for {group[0].name} only, the first of {len(group)} "
+                f"seed directories ({', '.join(g.config for g in group)})."
+            )
+    for r in [g[0] for g in by_base.values()]:
         panel = f"Fig. 8 UMAP ({r.name})"
         rel = f"{r.dir}/features.csv"
         rows = ctx.inputs.csv(rel, panel)
