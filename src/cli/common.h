@@ -40,5 +40,6 @@ Config begin_stage(const CommonArgs& args, const std::string& stage_name);
 void add_config_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_prepare_command(CLI::App& app);
+void add_train_gan_command(CLI::App& app);
 
 }  // namespace cxrsynth::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   cxrsynth::cli::add_config_command(app);
   cxrsynth::cli::add_report_command(app);
   cxrsynth::cli::add_prepare_command(app);
+  cxrsynth::cli::add_train_gan_command(app);
 
   try {
     app.parse(argc, argv);

@@ -7,6 +7,7 @@
 
 #include "config/fields.h"
 #include "data/prepare_options.h"
+#include "train/gan_options.h"
 #include "eval/classifier/evaluate_options.h"
 #include "experiment/experiment_options.h"
 #include "train/classifier/classifier_options.h"
@@ -34,6 +35,7 @@ void visit_fields(V& v, RunOptions& o) {
 struct Config {
   RunOptions run;
   data::PrepareOptions data;
+  train::GanOptions gan;
   train::ClassifierOptions classifier;
   eval::EvaluateOptions evaluate;
   experiment::ExperimentOptions experiment;
@@ -43,6 +45,7 @@ template <class V>
 void visit_fields(V& v, Config& c) {
   v.section("run", c.run);
   v.section("data", c.data);
+  v.section("gan", c.gan);
   v.section("classifier", c.classifier);
   v.section("evaluate", c.evaluate);
   v.section("experiment", c.experiment);
