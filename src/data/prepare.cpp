@@ -89,6 +89,7 @@ void handle_missing(std::vector<SourceResult>& sources, bool skip_missing) {
       ++missing;
       ++total;
       if (names.size() < 5) names.push_back(c.file.string());
+      if (s.missing_examples.size() < 5) s.missing_examples.push_back(c.file.string());
     }
     s.candidates = std::move(kept);  // without skip_missing, missing files throw below
     if (skip_missing) s.count("missing_file", missing);
@@ -164,6 +165,7 @@ void run_prepare(const PrepareOptions& o, std::uint64_t seed, const RunDir& run_
     sum.input_rows = s.input_rows;
     sum.filtered = s.filtered;
     sum.rejected = static_cast<std::int64_t>(s.rejected.size());
+    sum.missing_examples = s.missing_examples;
     summaries.push_back(std::move(sum));
   }
   if (rows.empty())

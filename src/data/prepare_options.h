@@ -70,7 +70,9 @@ void visit_fields(V& v, RsnaOptions& o) {
               "ours; authors' code: target0")
               .one_of({"normal-class", "target0"}));
   v.field("view", o.view,
-          Doc("Keep only this DICOM ViewPosition (all = no filter)", "ours")
+          Doc("Keep only this DICOM ViewPosition (all = no filter; images without the header, "
+              "e.g. PNG, are removed by the filter)",
+              "ours")
               .one_of({"all", "PA", "AP"}));
   v.field("labels", o.labels,
           Doc("Labels kept from this source", "paper sec. 2").one_of({"normal", "pneumonia"}));

@@ -34,6 +34,7 @@ struct SourceResult {
   std::vector<std::pair<std::string, std::int64_t>> filtered;
   std::vector<Candidate> candidates;
   std::vector<Rejection> rejected;
+  std::vector<std::string> missing_examples;  // skip_missing: the first missing files
 
   void count(const std::string& filter, std::int64_t n = 1);
 };

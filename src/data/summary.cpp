@@ -87,6 +87,7 @@ std::string summary_json(const PrepareSummary& s) {
                          {"kept", src.kept},
                          {"filtered", f},
                          {"rejected", src.rejected}};
+    if (!src.missing_examples.empty()) sources[src.name]["missing_examples"] = src.missing_examples;
     total["input_rows"] = total["input_rows"].get<std::int64_t>() + src.input_rows;
     total["kept"] = total["kept"].get<std::int64_t>() + src.kept;
     total["filtered"] = total["filtered"].get<std::int64_t>() + filtered;

@@ -19,6 +19,7 @@ struct SourceSummary {
   std::string name;
   std::int64_t input_rows = 0, kept = 0, rejected = 0;
   std::vector<std::pair<std::string, std::int64_t>> filtered;  // in the order applied
+  std::vector<std::string> missing_examples;                   // skip_missing: first few
 };
 
 struct TaskSummary {
