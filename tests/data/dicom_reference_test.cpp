@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <opencv2/imgcodecs.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "data/image_io.h"
 #include "support/temp_dir.h"
@@ -68,6 +69,17 @@ TEST(DicomReference, RsnaJpegBaselineMatchesPydicom) {
     total += ref.total();
     worst = std::max(worst, diff);
     EXPECT_LE(diff, 1.0) << f;
+  }
+  // The first file cut to 100 kB (mid JPEG stream) is refused with the file named.
+  const std::string bytes = read_file(files.front());
+  testing::write_text(tmp / "cut.dcm",
+                      bytes.substr(0, std::min<std::size_t>(100000, bytes.size() / 2)));
+  try {
+    decode_image(tmp / "cut.dcm");
+    ADD_FAILURE() << "a truncated DICOM decoded";
+  } catch (const Error& e) {
+    EXPECT_NE(e.full_message().find("cut.dcm: not a readable DICOM file"), std::string::npos)
+        << e.full_message();
   }
   std::cout << "RSNA JPEG-baseline DICOMs vs pydicom: " << files.size() << " files, max |diff| "
             << worst << ", " << differing << " of " << total << " pixels differ\n";
