@@ -134,6 +134,32 @@ TEST(Dicom, TwelveBitStaysSixteenBit) {
     ASSERT_NEAR(at<std::uint16_t>(d.pixels, i), s.pixels[i] * 65535.0 / 4095.0, 16.0) << i;
 }
 
+TEST(Dicom, RescaleSlopeInterceptAndSixteenBitMonochrome1) {
+  TempDir dir;
+  DicomSpec s;
+  s.bits_stored = 12;
+  s.pixels = ramp(s.width * s.height, 4095);
+  s.pixels[0] = 0;
+  s.pixels[1] = 4095;
+  s.slope = 2.0;
+  s.intercept = -1000.0;
+  write_dicom(dir / "a.dcm", s);
+  const cv::Mat m = decode_image(dir / "a.dcm");
+  ASSERT_EQ(m.type(), CV_16UC1);
+  // The modality range [-1000, 7190] maps linearly onto 0..65535: ends at the ends, order kept.
+  EXPECT_EQ(at<std::uint16_t>(m, 0), 0);
+  EXPECT_NEAR(at<std::uint16_t>(m, 1), 65535, 16);  // DCMTK: 2^16 / 2^13 steps
+  for (int i = 0; i < s.width * s.height; ++i) {
+    ASSERT_NEAR(at<std::uint16_t>(m, i), s.pixels[i] * 65535.0 / 4095.0, 32.0) << i;
+  }
+  s.photometric = "MONOCHROME1";
+  write_dicom(dir / "b.dcm", s);
+  const cv::Mat inv = decode_image(dir / "b.dcm");
+  for (int i = 0; i < s.width * s.height; ++i) {
+    ASSERT_EQ(at<std::uint16_t>(inv, i), 65535 - at<std::uint16_t>(m, i)) << i;
+  }
+}
+
 TEST(Dicom, WindowIsApplied) {
   TempDir dir;
   DicomSpec s;
