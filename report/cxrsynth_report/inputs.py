@@ -2,6 +2,7 @@
 recorded with the panel that could not be drawn because of it (the report's "Missing inputs")."""
 import csv
 import hashlib
+import io
 import json
 import re
 import sys
@@ -34,7 +35,7 @@ class Inputs:
 
     def note_missing(self, panel, rel, reason="missing"):
         self.missing.append((panel, rel, reason))
-        if reason != "missing":
+        if reason.startswith("unreadable"):
             print(f"cxrsynth_report: warning: {panel}: {rel}: {reason}", file=sys.stderr)
 
     def _record(self, rel):
@@ -57,7 +58,7 @@ class Inputs:
             return None
         try:
             text = self._record(rel).decode("utf-8")
-            reader = csv.DictReader(text.splitlines())
+            reader = csv.DictReader(io.StringIO(text, newline=""))
             header = reader.fieldnames or []
             absent = [c for c in required if c not in header]
             if absent:
