@@ -9,7 +9,7 @@
 //   manifest.csv         one row per output, in index order (columns: manifest_columns()),
 //                        written once every output of the job exists and is verified
 //   journal/shard-<i>-of-<N>.csv  append-only, no header: one manifest row per output, written
-//                        (and fdatasync'ed) after the PNG's atomic rename. A rerun reads all
+//                        after the PNG's fsync + atomic rename. A rerun reads all
 //                        journals, re-hashes the files they name and skips the verified ones;
 //                        anything else (missing, partial, other checkpoint/options) is redone.
 //
