@@ -41,5 +41,6 @@ void add_config_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_prepare_command(CLI::App& app);
 void add_train_gan_command(CLI::App& app);
+void add_synthesize_command(CLI::App& app);
 
 }  // namespace cxrsynth::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   cxrsynth::cli::add_report_command(app);
   cxrsynth::cli::add_prepare_command(app);
   cxrsynth::cli::add_train_gan_command(app);
+  cxrsynth::cli::add_synthesize_command(app);
 
   try {
     app.parse(argc, argv);

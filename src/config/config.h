@@ -7,6 +7,7 @@
 
 #include "config/fields.h"
 #include "data/prepare_options.h"
+#include "synth/synth_options.h"
 #include "train/gan_options.h"
 #include "eval/classifier/evaluate_options.h"
 #include "experiment/experiment_options.h"
@@ -36,6 +37,7 @@ struct Config {
   RunOptions run;
   data::PrepareOptions data;
   train::GanOptions gan;
+  synth::SynthOptions synth;
   train::ClassifierOptions classifier;
   eval::EvaluateOptions evaluate;
   experiment::ExperimentOptions experiment;
@@ -46,6 +48,7 @@ void visit_fields(V& v, Config& c) {
   v.section("run", c.run);
   v.section("data", c.data);
   v.section("gan", c.gan);
+  v.section("synth", c.synth);
   v.section("classifier", c.classifier);
   v.section("evaluate", c.evaluate);
   v.section("experiment", c.experiment);

@@ -450,6 +450,15 @@ SynthStats synthesize(const SynthJob& job, const Translator& translate, const Sy
     if (std::find(item.need.begin(), item.need.end(), true) != item.need.end())
       work.push_back(std::move(item));
   }
+  // manifest.csv exists only for a complete, verified set: a run with work left (another
+  // checkpoint, options, or a crash) removes a previous one first.
+  if (to_write > 0) {
+    std::error_code ec;
+    fs::remove(job.out_dir / "manifest.csv", ec);
+    if (ec)
+      throw Error(fmt::format("cannot remove the stale {}: {}",
+                              (job.out_dir / "manifest.csv").string(), ec.message()));
+  }
   if (stats.skipped > 0)
     log_info("{}: {} output(s) already complete and verified, skipped", job.out_dir.string(),
              stats.skipped);

@@ -240,6 +240,14 @@ TEST(Synth, ShardsUnionEqualsUnshardedByteForByte) {
   const auto again = run_synthesize(o, kTask, RunDir(r1));
   EXPECT_EQ(again.written, 0);
   EXPECT_EQ(again.skipped, 10);
+  // Another generator: everything is redone, and the old manifest goes as soon as work starts.
+  torch::manual_seed(99);
+  models::Generator other(tiny_generator_options());
+  models::save_generator(RunDir(r1).gan_dir(kTask), other,
+                         {tiny_generator_options(), kSize, kTask, 20});
+  const auto redo = run_synthesize(o, kTask, RunDir(r1), Shard{0, 2});
+  EXPECT_EQ(redo.written, 6);
+  EXPECT_FALSE(fs::exists(RunDir(r1).synthetic_dir(kTask) / "manifest.csv"));
 }
 
 TEST(Synth, OutputsDoNotDependOnWorkerCount) {
