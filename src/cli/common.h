@@ -42,5 +42,8 @@ void add_report_command(CLI::App& app);
 void add_prepare_command(CLI::App& app);
 void add_train_gan_command(CLI::App& app);
 void add_synthesize_command(CLI::App& app);
+void add_train_classifier_command(CLI::App& app);
+void add_evaluate_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
 
 }  // namespace cxrsynth::cli

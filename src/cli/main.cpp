@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   cxrsynth::cli::add_prepare_command(app);
   cxrsynth::cli::add_train_gan_command(app);
   cxrsynth::cli::add_synthesize_command(app);
+  cxrsynth::cli::add_train_classifier_command(app);
+  cxrsynth::cli::add_evaluate_command(app);
+  cxrsynth::cli::add_predict_command(app);
 
   try {
     app.parse(argc, argv);
