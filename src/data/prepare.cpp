@@ -121,7 +121,15 @@ void unique_ids(std::vector<SourceResult>& sources) {
 
 void run_prepare(const PrepareOptions& o, std::uint64_t seed, const RunDir& run_dir, int threads) {
   validate(o);
-  if (o.phantom.enabled) validate_phantom_options(o.phantom);
+  if (o.phantom.enabled) {
+    validate_phantom_options(o.phantom);
+    if (o.phantom.image_size < o.image_size) {
+      log_warn(
+          "data.phantom.image_size ({}) < data.image_size ({}): phantoms are upsampled; set "
+          "both to the same size",
+          o.phantom.image_size, o.image_size);
+    }
+  }
   const fs::path data_dir = run_dir.data_dir();
   std::error_code ec;
   fs::remove_all(run_dir.images_dir(), ec);  // stale images of an earlier prepare

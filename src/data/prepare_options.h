@@ -31,8 +31,9 @@ void visit_fields(V& v, CohenOptions& o) {
               "authors' code: all")
               .one_of({"all", "frontal"}));
   v.field("covid_findings", o.covid_findings,
-          Doc("`finding` values labelled covid, matched exactly (add \"COVID-19, ARDS\" to "
-              "include those)",
+          Doc("`finding` values labelled covid, matched exactly; to include \"COVID-19, ARDS\" "
+              "(it holds a comma, so use JSON): --set 'data.cohen.covid_findings=[\"COVID-19\", "
+              "\"COVID-19, ARDS\"]'",
               "authors' code: COVID-19 exactly"));
   v.field("labels", o.labels,
           Doc("Labels kept from this source (pneumonia: bacterial, viral non-COVID, fungal, "
