@@ -3,7 +3,7 @@ histories, Fig. 8 (UMAP of pooled features) and the per-run metrics table."""
 import warnings
 
 from .inputs import config_key, numeric_columns, slug, split_config, to_float
-from .plot import GROUP_COLORS, grid, plain_numbers, plt, save
+from .plot import GROUP_COLORS, grid, legend_below, plain_numbers, plt, save
 
 PRED_COLS = ("id", "label", "p_covid")
 UMAP_PER_GROUP = 180  # the authors' 180 images per group (paper sec. 4, Fig. 8)
@@ -98,10 +98,10 @@ def confidence_section(ctx, sec, runs):
             tp = int((pred == 1).sum())
             sens = f"{tp / len(p):.3f}" if len(p) else "n/a"
             ax.set_title(f"{r.config}\nTP {tp} / {len(p)}, FN {len(p) - tp}, sensitivity {sens}")
-        axes[0].legend(loc="lower left")
         label = " ".join(x for x in (task, arch) if x)
         fig.suptitle(f"P(COVID-19) of every COVID-19 test case: {label}", fontsize=11)
         fig.tight_layout()
+        legend_below(fig, axes)
         path = save(fig, ctx.figdir, slug("fig4-7_confidence", task, arch))
         sec.figure(
             path,
@@ -195,10 +195,14 @@ def history_section(ctx, sec, runs):
             ax.set_title(c)
             ax.set_xlabel("epoch")
             plain_numbers(ax)
-        axes[0].legend()
+            ys = [to_float(r[c]) for _, rows, _ in items if c in rows[0] for r in rows]
+            ys = [y for y in ys if y == y]
+            if c == "lr" and ys and min(ys) > 0 and max(ys) / min(ys) >= 10:
+                ax.set_yscale("log")
         label = " ".join(x for x in (task, arch) if x)
         fig.suptitle(f"Classifier training history: {label}", fontsize=11)
         fig.tight_layout()
+        legend_below(fig, axes)
         path = save(fig, ctx.figdir, slug("history", task, arch))
         sec.figure(path, f"Training histories ({label}): every numeric column of history.csv, one line per configuration.")
 
@@ -240,6 +244,7 @@ def umap_section(ctx, sec, runs):
         names = [g for g in GROUP_ORDER if g in set(groups)] + sorted(set(groups) - set(GROUP_ORDER))
         rng = np.random.default_rng(UMAP_SEED)
         keep = []
+        totals = {g: int((groups == g).sum()) for g in names}
         for g in names:
             idx = np.nonzero(groups == g)[0]
             if len(idx) > UMAP_PER_GROUP:
@@ -254,7 +259,7 @@ def umap_section(ctx, sec, runs):
         fig, ax = plt.subplots(figsize=(6.2, 5.2))
         for g in names:
             m = groups == g
-            ax.scatter(emb[m, 0], emb[m, 1], s=10, alpha=0.75, color=GROUP_COLORS.get(g), label=f"{g} ({int(m.sum())})")
+            ax.scatter(emb[m, 0], emb[m, 1], s=10, alpha=0.75, color=GROUP_COLORS.get(g), label=f"{g} ({int(m.sum())}" + (f" of {totals[g]})" if totals[g] > m.sum() else ")"))
         ax.legend(markerscale=1.5)
         ax.set_xticks([])
         ax.set_yticks([])

@@ -39,6 +39,18 @@ def plain_numbers(ax):
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4), useOffset=False)
 
 
+def legend_below(fig, axes):
+    """One legend for the whole figure, under the panels, so it never hides data."""
+    handles, labels = [], []
+    for ax in axes:
+        for hd, lb in zip(*ax.get_legend_handles_labels()):
+            if lb not in labels:
+                handles.append(hd)
+                labels.append(lb)
+    if handles:
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(labels), 4))
+
+
 def grid(n, ncols=3, w=4.2, h=3.3):
     ncols = max(1, min(ncols, n))
     nrows = (n + ncols - 1) // ncols

@@ -36,9 +36,9 @@ def fail(msg):
 
 def need_modules():
     for m, pkg in (("numpy", "python3-numpy"), ("matplotlib", "python3-matplotlib"), ("PIL", "python3-pil"), ("umap", "umap-learn")):
-        try:
-            __import__(m)
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec(m) is None:  # not imported: umap's import alone takes seconds
             skip(f"Python module {m} missing (Debian package {pkg})")
 
 
