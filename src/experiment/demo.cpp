@@ -52,6 +52,13 @@ std::string judge(const CellResult& syn, const CellResult* real, const CellResul
     }
     s += fmt::format("    vs Real {} (FN {}): synthetic images {}\n", pct(real->sensitivity),
                      real->fn, verdict);
+    // Sensitivity alone rewards calling everything COVID-19: say so when that is what happened.
+    if (d > 0 && !(syn.balanced_accuracy.value > real->balanced_accuracy.value)) {
+      s += fmt::format(
+          "    BUT balanced accuracy did not rise ({} vs {}; specificity {}): the classifier "
+          "calls (almost) everything COVID-19, NOT a useful gain\n",
+          pct(syn.balanced_accuracy), pct(real->balanced_accuracy), pct(syn.specificity));
+    }
   }
   if (over != nullptr)
     s += fmt::format("    vs Real oversampled: sensitivity {}, balanced accuracy {}\n",
