@@ -45,5 +45,7 @@ void add_synthesize_command(CLI::App& app);
 void add_train_classifier_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
+void add_experiment_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
 
 }  // namespace cxrsynth::cli

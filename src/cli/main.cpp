@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   cxrsynth::cli::add_train_classifier_command(app);
   cxrsynth::cli::add_evaluate_command(app);
   cxrsynth::cli::add_predict_command(app);
+  cxrsynth::cli::add_experiment_command(app);
+  cxrsynth::cli::add_demo_command(app);
 
   try {
     app.parse(argc, argv);
