@@ -1,6 +1,7 @@
 #include "cli/common.h"
 
 #include "config/config_io.h"
+#include "core/atomic_file.h"
 #include "core/log.h"
 #include "core/runtime.h"
 
@@ -37,8 +38,14 @@ Config begin_stage(const CommonArgs& args, const std::string& stage_name) {
   parse_device(cfg.run.device);  // fail early on a bad or unavailable device
   const RunDir run_dir(args.run_dir);
   run_dir.create();
+  // config.json / config.diff.txt hold the latest stage's configuration; configs/<stage>.*
+  // keep each stage's own, so a later stage run with other options does not erase the record
+  // of how earlier outputs were made.
   config::write_resolved(cfg, run_dir);
+  write_file_atomic(run_dir.root() / "configs" / (stage_name + ".json"), config::to_json(cfg));
+  write_file_atomic(run_dir.root() / "configs" / (stage_name + ".diff.txt"), config::diff(cfg));
   set_log_file(run_dir.log_file());
+  log_debug("{} started in {}", stage_name, run_dir.root().string());
   const int threads = apply_threads(cfg.run.threads);
   log_debug("{}: {} thread(s), device {}", stage_name, threads, cfg.run.device);
   if (slow_blas_detected()) {

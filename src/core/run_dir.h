@@ -26,12 +26,8 @@ class RunDir {
 
   fs::path gan_dir(const std::string& task) const { return root_ / "gan" / task; }
   fs::path synthetic_dir(const std::string& task) const { return root_ / "synthetic" / task; }
-  fs::path classifier_dir(const std::string& config, const std::string& arch) const {
-    return root_ / "classifiers" / config / arch;
-  }
-  fs::path eval_dir(const std::string& config, const std::string& arch) const {
-    return root_ / "eval" / config / arch;
-  }
+  // Classifier and evaluation folders are per task, training configuration and architecture:
+  // train::classifier_output_dir and eval::evaluation_output_dir.
   fs::path report_dir() const { return root_ / "report"; }
 
   // Creates the root (and parents); throws naming the path when it cannot.
