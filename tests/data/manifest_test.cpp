@@ -10,6 +10,7 @@
 namespace cxrsynth::data {
 namespace {
 
+using testing::message_of;
 using testing::TempDir;
 
 ManifestRow row(const std::string& id, const std::string& patient, const std::string& label,
@@ -27,15 +28,6 @@ ManifestRow row(const std::string& id, const std::string& patient, const std::st
   r.bit_depth = 8;
   r.sha256 = "ab";
   return r;
-}
-
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.full_message();
-  }
-  return "";
 }
 
 TEST(Manifest, RoundTrip) {

@@ -20,6 +20,7 @@
 namespace cxrsynth::data {
 namespace {
 
+using testing::message_of;
 using testing::TempDir;
 
 // A folder source: `patients[label]` patients with `per_patient` distinct noise images each.
@@ -56,15 +57,6 @@ PrepareOptions folder_options(const fs::path& root) {
 
 nlohmann::json summary_of(const RunDir& run) {
   return nlohmann::json::parse(read_file(run.data_summary()));
-}
-
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.full_message();
-  }
-  return "";
 }
 
 TEST(Prepare, GroupedSplitInvariantsAndDeterminism) {

@@ -13,6 +13,7 @@
 namespace cxrsynth::data {
 namespace {
 
+using testing::message_of;
 using testing::TempDir;
 using testing::write_text;
 
@@ -21,15 +22,6 @@ std::int64_t filtered(const SourceResult& r, const std::string& name) {
     if (n == name) return c;
   }
   return -1;
-}
-
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.full_message();
-  }
-  return "";
 }
 
 void write_png(const fs::path& p, int value) {

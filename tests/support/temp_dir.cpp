@@ -1,5 +1,7 @@
 #include "support/temp_dir.h"
 
+#include "core/error.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,6 +54,15 @@ std::optional<fs::path> shared_data(const std::string& sub) {
   const fs::path p = base / sub;
   if (fs::exists(p)) return fs::canonical(p);
   return std::nullopt;
+}
+
+std::string message_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.full_message();
+  }
+  return "";
 }
 
 CommandResult run_cli(const std::string& args) {

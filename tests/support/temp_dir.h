@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -31,6 +32,9 @@ std::optional<fs::path> shared_data(const std::string& sub);
 
 // The repository root ($CXRSYNTH_SOURCE_DIR, else the configured source dir).
 fs::path source_dir();
+
+// The full message of the cxrsynth::Error `fn` throws ("" when it throws none).
+std::string message_of(const std::function<void()>& fn);
 
 struct CommandResult {
   int exit_code;

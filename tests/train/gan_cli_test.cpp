@@ -18,6 +18,7 @@
 
 using namespace cxrsynth;
 namespace ct = cxrsynth::testing;
+using ct::losses_without_time;
 
 namespace {
 
@@ -88,17 +89,6 @@ int run_to_end(const std::vector<std::string>& args) {
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-std::string losses_without_time(const fs::path& p) {
-  const auto t = read_csv(p);
-  std::string out;
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    auto row = t.row(i);
-    row.pop_back();
-    out += csv_line(row);
-  }
-  return out;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config_io.h"
+#include "core/csv.h"
 #include "data/phantom.h"
 #include "support/temp_dir.h"
 #include "train/gan_dataset.h"
@@ -43,6 +44,18 @@ inline train::GanDataset phantom_dataset(const train::GanOptions& o, int n_a, in
 
 inline Config load_preset(const std::string& name) {
   return config::load({(source_dir() / "configs" / (name + ".json")).string()}, {});
+}
+
+// losses.csv without its last (wall-clock) column: what must match between runs.
+inline std::string losses_without_time(const std::filesystem::path& p) {
+  const auto t = read_csv(p);
+  std::string out;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    auto row = t.row(i);
+    row.pop_back();
+    out += csv_line(row);
+  }
+  return out;
 }
 
 }  // namespace cxrsynth::testing

@@ -14,6 +14,7 @@
 
 using namespace cxrsynth;
 namespace ct = cxrsynth::testing;
+using ct::losses_without_time;
 using namespace cxrsynth::train;
 
 namespace {
@@ -35,18 +36,6 @@ class GanTrainer : public ::testing::Test {
   }
   GanOptions options_;
 };
-
-// losses.csv without the wall-clock column.
-std::string losses_without_time(const fs::path& p) {
-  const auto t = read_csv(p);
-  std::string out;
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    auto row = t.row(i);
-    row.pop_back();
-    out += csv_line(row);
-  }
-  return out;
-}
 
 }  // namespace
 
