@@ -136,7 +136,9 @@ TEST(DicomReference, NihUncompressedWithWrongHeadersDecode) {
     const DecodedImage d = decode_image_info(p);
     EXPECT_EQ(d.pixels.type(), CV_8UC1) << p;
     EXPECT_EQ(d.pixels.cols, 1024) << p;
-    if (i == 5) EXPECT_EQ(d.modality, "CT") << p;  // a deliberately wrong header, reported
+    if (i == 5) {
+      EXPECT_EQ(d.modality, "CT") << p;  // a deliberately wrong header, reported
+    }
   }
 }
 

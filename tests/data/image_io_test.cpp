@@ -172,8 +172,12 @@ TEST(Dicom, WindowIsApplied) {
   for (int i = 0; i < s.width * s.height; ++i) {
     const int v = s.pixels[i];
     const auto out = at<std::uint16_t>(m, i);
-    if (v < 790) ASSERT_EQ(out, 0) << v;
-    if (v > 1210) ASSERT_EQ(out, 65535) << v;
+    if (v < 790) {
+      ASSERT_EQ(out, 0) << v;
+    }
+    if (v > 1210) {
+      ASSERT_EQ(out, 65535) << v;
+    }
   }
 }
 
