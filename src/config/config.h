@@ -9,8 +9,8 @@
 #include "data/prepare_options.h"
 #include "eval/classifier/evaluate_options.h"
 #include "experiment/experiment_options.h"
-#include "train/classifier/classifier_options.h"
 #include "synth/synth_options.h"
+#include "train/classifier/classifier_options.h"
 #include "train/gan_options.h"
 
 namespace cxrsynth {
