@@ -7,14 +7,13 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cmath>
 #include <fstream>
-#include <thread>
 
 #include "core/atomic_file.h"
 #include "core/csv.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/progress.h"
 
 namespace cxrsynth::data {
@@ -471,40 +470,9 @@ void write_phantom_dataset(const PhantomOptions& o, std::uint64_t seed,
   ProgressOptions po;
   po.unit = "img";
   Progress progress("phantom", static_cast<std::int64_t>(jobs.size()), po);
-  std::atomic<std::size_t> next{0};
-  std::atomic<std::int64_t> done{0};
-  std::atomic<bool> failed{false};
-  auto work = [&](bool report) {
-    for (std::size_t i = next++; i < jobs.size() && !failed; i = next++) {
-      write_one(jobs[i]);
-      ++done;
-      if (report) progress.update(done);
-    }
-  };
-  const int n_threads = std::clamp(threads, 1, 64);
-  std::vector<std::thread> pool;
-  std::vector<std::exception_ptr> errors(n_threads);
-  for (int t = 1; t < n_threads; ++t) {
-    pool.emplace_back([&, t] {
-      try {
-        work(false);
-      } catch (...) {
-        errors[t] = std::current_exception();
-        failed = true;
-      }
-    });
-  }
-  try {
-    work(true);
-  } catch (...) {
-    errors[0] = std::current_exception();
-    failed = true;
-  }
-  for (auto& th : pool) th.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
-  progress.update(done);
+  parallel_for(
+      jobs.size(), std::clamp(threads, 1, 64), [&](std::size_t i) { write_one(jobs[i]); },
+      [&](std::size_t done) { progress.update(static_cast<std::int64_t>(done)); });
   progress.finish();
 
   std::string csv = csv_line({"path", "label", "subtype", "patient_id", "view"});

@@ -1,11 +1,9 @@
 #include "data/preprocess.h"
 
-#include <atomic>
-#include <chrono>
 #include <opencv2/imgproc.hpp>
-#include <thread>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/progress.h"
 #include "core/sha256.h"
 #include "data/image_io.h"
@@ -62,32 +60,13 @@ std::vector<Processed> process_candidates(const std::vector<Candidate>& candidat
   const std::size_t n = candidates.size();
   std::vector<Processed> results(n);
   if (n == 0) return results;
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), n));
   Progress progress("prepare: decode", static_cast<std::int64_t>(n), {10.0, "img"});
-  if (threads == 1) {
-    for (std::size_t i = 0; i < n; ++i) {
-      results[i] = process_one(candidates[i], image_size, data_dir);
-      progress.update(static_cast<std::int64_t>(i + 1));
-    }
-  } else {
-    // Each worker takes the next index and writes only results[i]: the order of the results
-    // (and so of everything downstream) does not depend on scheduling.
-    std::atomic<std::size_t> next{0}, done{0};
-    auto worker = [&] {
-      for (std::size_t i = next++; i < n; i = next++) {
-        results[i] = process_one(candidates[i], image_size, data_dir);
-        ++done;
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
-    while (done.load() < n) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      progress.update(static_cast<std::int64_t>(done.load()));
-    }
-    for (auto& t : pool) t.join();
-  }
+  // Each item writes only results[i]: the order of the results (and so of everything
+  // downstream) does not depend on scheduling.
+  parallel_for(
+      n, threads,
+      [&](std::size_t i) { results[i] = process_one(candidates[i], image_size, data_dir); },
+      [&](std::size_t done) { progress.update(static_cast<std::int64_t>(done)); });
   progress.finish();
   sync_filesystem(data_dir / "images");  // one flush instead of an fsync per image
   return results;

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <limits>
 #include <map>
-#include <thread>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/seed.h"
 
 namespace cxrsynth::eval {
@@ -79,32 +79,10 @@ BootstrapResult bootstrap_metrics(const std::vector<Prediction>& predictions, do
     for (std::size_t i = 0; i < n_metrics; ++i) values[i * options.draws + b] = v[i].second;
   };
 
-  int threads = options.threads > 0
-                    ? options.threads
-                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  threads = std::min(threads, options.draws);
-  if (clusters.empty()) threads = 1;
-  if (threads <= 1) {
-    if (!clusters.empty()) {
-      for (int b = 0; b < options.draws; ++b) run_draw(b);
-    }
-  } else {
-    // Each thread takes a fixed stride of draws; each draw has its own seed and slot.
-    std::vector<std::thread> pool;
-    std::vector<std::exception_ptr> errors(threads);
-    for (int t = 0; t < threads; ++t) {
-      pool.emplace_back([&, t] {
-        try {
-          for (int b = t; b < options.draws; b += threads) run_draw(b);
-        } catch (...) {
-          errors[t] = std::current_exception();
-        }
-      });
-    }
-    for (auto& th : pool) th.join();
-    for (auto& e : errors) {
-      if (e) std::rethrow_exception(e);
-    }
+  // Each draw has its own seed and slot: the intervals do not depend on the thread count.
+  if (!clusters.empty()) {
+    parallel_for(static_cast<std::size_t>(options.draws), options.threads,
+                 [&](std::size_t b) { run_draw(static_cast<int>(b)); });
   }
 
   const double tail = 50.0 * (1.0 - options.level);
