@@ -7,10 +7,12 @@ IN.state is a cxrsynth StateArchive (src/train/checkpoint.h) written by the C++ 
   strings  opt/<key>          generator/discriminator/loss options (as in the `gan` config)
   tensors  <NET>/param/<name> the C++ modules' parameters (NET = G_A, G_B, D_A, D_B)
   tensors  real_a, real_b     one batch, [N, C, S, S] in [-1, 1]
+  tensors  alpha_a, alpha_b   [N] wgan-gp interpolation weights of D_A's and D_B's batch
 The same architectures are defined here with identical parameter names (nn.Sequential
 indices as in the reference CycleGAN's networks.py), loaded with load_state_dict(strict=True),
 and the objective of src/train/gan_losses.h is evaluated: the generator terms and the
-discriminator losses (no image pool), then one Adam step of the generators and of the
+discriminator losses (no image pool; with wgan-gp plus the halved gradient penalty on
+interpolates with the weights `alpha_a`, `alpha_b` the C++ test stores), then one Adam step of the generators and of the
 discriminators, then the generator terms again. OUT.txt gets `name value` lines.
 """
 import hashlib
@@ -211,10 +213,26 @@ class Discriminator(nn.Module):
 
 
 def adv(pred, real, kind):
+    if kind == "wgan-gp":  # reference GANLoss('wgangp')
+        return -pred.mean() if real else pred.mean()
     target = torch.ones_like(pred) if real else torch.zeros_like(pred)
     if kind == "lsgan":
         return F.mse_loss(pred, target)
     return F.binary_cross_entropy_with_logits(pred, target)
+
+
+def gradient_penalty(net_d, real, fake, alpha, lambda_gp):
+    """Reference CycleGAN networks.cal_gradient_penalty(type='mixed', constant=1.0), with the
+    per-image interpolation weights given (cxrsynth draws them from its own step generator)."""
+    n = real.shape[0]
+    a = alpha.view(n, 1).expand(n, real.nelement() // n).contiguous().view(*real.shape)
+    mixed = a * real + ((1 - a) * fake)
+    mixed.requires_grad_(True)
+    out = net_d(mixed)
+    grads = torch.autograd.grad(outputs=out, inputs=mixed, grad_outputs=torch.ones(out.size()),
+                                create_graph=True, retain_graph=True, only_inputs=True)
+    grads = grads[0].view(n, -1)
+    return (((grads + 1e-16).norm(2, dim=1) - 1.0) ** 2).mean() * lambda_gp
 
 
 def main():
@@ -268,6 +286,15 @@ def main():
     opt_d.zero_grad()
     loss_db = 0.5 * (adv(d_b(real_b), True, kind) + adv(d_b(fake_b.detach()), False, kind))
     loss_da = 0.5 * (adv(d_a(real_a), True, kind) + adv(d_a(fake_a.detach()), False, kind))
+    lambda_gp = float(o.get("lambda_gp", "0"))
+    if kind == "wgan-gp" and lambda_gp > 0:
+        # cxrsynth halves the penalty with the critic terms (src/train/gan_losses.h).
+        gp_b = gradient_penalty(d_b, real_b, fake_b.detach(), state["alpha_b"], lambda_gp)
+        gp_a = gradient_penalty(d_a, real_a, fake_a.detach(), state["alpha_a"], lambda_gp)
+        out.append("gp_a %.10g" % gp_a.item())
+        out.append("gp_b %.10g" % gp_b.item())
+        loss_db = loss_db + gp_b * 0.5
+        loss_da = loss_da + gp_a * 0.5
     out.append("d_a %.10g" % loss_da.item())
     out.append("d_b %.10g" % loss_db.item())
     (loss_da + loss_db).backward()

@@ -10,10 +10,14 @@ namespace F = torch::nn::functional;
 
 at::Tensor adversarial_loss(const at::Tensor& prediction, bool target_real,
                             const std::string& kind) {
-  const auto target = target_real ? torch::ones_like(prediction) : torch::zeros_like(prediction);
-  if (kind == "lsgan") return F::mse_loss(prediction, target);
-  if (kind == "vanilla") return F::binary_cross_entropy_with_logits(prediction, target);
-  throw UsageError(fmt::format("gan.adv_loss: '{}' is not one of lsgan, vanilla", kind));
+  if (kind == "lsgan" || kind == "vanilla") {
+    const auto target = target_real ? torch::ones_like(prediction) : torch::zeros_like(prediction);
+    if (kind == "lsgan") return F::mse_loss(prediction, target);
+    return F::binary_cross_entropy_with_logits(prediction, target);
+  }
+  // Reference CycleGAN GANLoss('wgangp'): the critic's mean score, negated for "real".
+  if (kind == "wgan-gp") return target_real ? -prediction.mean() : prediction.mean();
+  throw UsageError(fmt::format("gan.adv_loss: '{}' is not one of lsgan, vanilla, wgan-gp", kind));
 }
 
 CycleGanNets make_nets(const GanOptions& o) {
@@ -56,6 +60,21 @@ at::Tensor discriminator_loss(models::Discriminator& d, const at::Tensor& real,
   const auto loss_real = adversarial_loss(d->forward(real), true, kind);
   const auto loss_fake = adversarial_loss(d->forward(fake.detach()), false, kind);
   return (loss_real + loss_fake) * 0.5;
+}
+
+at::Tensor gradient_penalty(models::Discriminator& d, const at::Tensor& real,
+                            const at::Tensor& fake, const at::Tensor& alpha, double lambda_gp) {
+  // Reference CycleGAN cal_gradient_penalty(type='mixed', constant=1): per-image interpolation,
+  // gradient of D's summed output w.r.t. the interpolate, kept in the graph (create_graph) so
+  // that the penalty's own gradient reaches D's weights (double backward).
+  const auto n = real.size(0);
+  const auto w = alpha.to(real.options()).view({n, 1, 1, 1});
+  auto mixed = (w * real + (1 - w) * fake.detach()).detach().requires_grad_(true);
+  const auto out = d->forward(mixed);
+  const auto grads = torch::autograd::grad({out}, {mixed}, {torch::ones_like(out)},
+                                           /*retain_graph=*/true, /*create_graph=*/true)[0];
+  const auto norms = (grads.reshape({n, -1}) + 1e-16).norm(2, 1);
+  return (norms - 1).pow(2).mean() * lambda_gp;
 }
 
 }  // namespace cxrsynth::train

@@ -13,7 +13,12 @@
 //   d_b      = 0.5 * (adv(D_B(b), real) + adv(D_B(pool(G_A(a))), fake))   halved as in both codes
 //   d_a      = 0.5 * (adv(D_A(a), real) + adv(D_A(pool(G_B(b))), fake))
 // adv: lsgan = MSE to 1 / 0 (authors' code, reference default); vanilla = BCE with logits (the
-// log loss the paper writes).
+// log loss the paper writes); wgan-gp = -mean(D(x)) for "real", mean(D(x)) for "fake" (reference
+// CycleGAN GANLoss('wgangp'); so g_adv = -mean(D(G(x))) and d = 0.5 * (mean(D(fake)) -
+// mean(D(real)))). With wgan-gp the trainer adds 0.5 * gradient_penalty to each d (lambda_gp,
+// reference cal_gradient_penalty); the reference CycleGAN defines that penalty but its
+// cycle_gan_model never calls it. The penalty is halved with the critic terms, so it keeps the
+// WGAN-GP paper's weight relative to them; it uses the pooled fakes the discriminator sees.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -49,5 +54,12 @@ GeneratorPass generator_pass(CycleGanNets& nets, const at::Tensor& real_a, const
 // 0.5 * (adv(D(real), real) + adv(D(fake.detach()), fake)).
 at::Tensor discriminator_loss(models::Discriminator& d, const at::Tensor& real,
                               const at::Tensor& fake, const std::string& kind);
+
+// WGAN-GP (Gulrajani et al. 2017; reference CycleGAN cal_gradient_penalty, type 'mixed'):
+// x = alpha_i * real + (1 - alpha_i) * fake per image i (alpha: [N] in [0, 1)),
+// lambda_gp * mean_i (||dD(x)/dx_i||_2 - 1)^2, differentiable w.r.t. D's weights
+// (create_graph). The norm is of (gradient + 1e-16), as in the reference.
+at::Tensor gradient_penalty(models::Discriminator& d, const at::Tensor& real,
+                            const at::Tensor& fake, const at::Tensor& alpha, double lambda_gp);
 
 }  // namespace cxrsynth::train

@@ -16,6 +16,7 @@ struct GanOptions {
   models::DiscriminatorOptions discriminator;  // Source: authors' code (64 filters, 4 layers)
   std::string init = "glorot";         // Source: authors' code (Keras default glorot_uniform)
   std::string adv_loss = "lsgan";      // Source: authors' code (MSE)
+  double lambda_gp = 10.0;             // Source: reference CycleGAN (cal_gradient_penalty)
   double lambda_cycle = 10.0;          // Source: paper sec. 3; authors' code
   double lambda_identity = 1.0;        // Source: authors' code (0.1 x lambda)
   int pool_size = 0;                   // Source: authors' code (no pool)
@@ -46,10 +47,19 @@ void visit_fields(V& v, GanOptions& o) {
               "authors' code")
               .one_of({"glorot", "normal"}));
   v.field("adv_loss", o.adv_loss,
-          Doc("Adversarial loss: lsgan (MSE to targets 1/0; authors' code and reference) or "
-              "vanilla (log loss of eq. 1-2, on logits)",
+          Doc("Adversarial loss: lsgan (MSE to targets 1/0; authors' code and reference), "
+              "vanilla (log loss of eq. 1-2, on logits) or wgan-gp (critic scores: G loss "
+              "-mean D(fake), D loss 0.5 * (mean D(fake) - mean D(real) + gradient penalty); "
+              "reference CycleGAN option)",
               "authors' code")
-              .one_of({"lsgan", "vanilla"}));
+              .one_of({"lsgan", "vanilla", "wgan-gp"}));
+  v.field("lambda_gp", o.lambda_gp,
+          Doc("wgan-gp only: gradient-penalty weight, lambda * (||dD/dx||_2 - 1)^2 on "
+              "real/fake interpolates (reference CycleGAN cal_gradient_penalty default and the "
+              "WGAN-GP paper: 10; the reference's cycle_gan_model defines but never applies it, "
+              "ours does); 0 = plain WGAN critic loss",
+              "reference CycleGAN")
+              .range(0, 1000));
   v.field("lambda_cycle", o.lambda_cycle,
           Doc("Cycle-consistency weight lambda (eq. 3-5)", "paper sec. 3; authors' code")
               .range(0, 1000));

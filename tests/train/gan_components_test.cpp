@@ -11,6 +11,7 @@
 #include "core/seed.h"
 #include "gan_test_support.h"
 #include "train/checkpoint.h"
+#include "train/cyclegan_step.h"
 #include "train/cyclegan_trainer.h"
 #include "train/gan_losses.h"
 #include "train/image_pool.h"
@@ -43,8 +44,10 @@ std::map<std::string, double> read_pairs(const fs::path& p) {
   return m;
 }
 
-// Runs the objective and one Adam step of each optimiser in C++, the same in Python, and
-// compares every loss term.
+constexpr std::uint64_t kStepSeed = 77;
+
+// Runs the trainer's step (cyclegan_step: objective and one Adam step of each optimiser, no
+// pool) in C++, the same in Python, and compares every loss term.
 void compare_with_python(const GanOptions& o, const std::string& label) {
   if (!fs::exists(CXRSYNTH_PYTHON)) GTEST_SKIP() << CXRSYNTH_PYTHON << " not found";
   const fs::path script = ct::source_dir() / "scripts/reference/cyclegan_reference.py";
@@ -78,8 +81,16 @@ void compare_with_python(const GanOptions& o, const std::string& label) {
   for (const auto& [name, m] : named)
     for (const auto& p : m->named_parameters())
       a.put_tensor(std::string(name) + "/param/" + p.key(), p.value());
+  a.put_string("opt/lambda_gp", fmt::format("{}", o.lambda_gp));
   a.put_tensor("real_a", real_a);
   a.put_tensor("real_b", real_b);
+  // The wgan-gp interpolation weights cyclegan_step draws (no pool draws at pool size 0):
+  // D_B's batch, then D_A's.
+  Rng alpha_rng(kStepSeed);
+  std::vector<float> alpha(4);
+  for (auto& x : alpha) x = static_cast<float>(alpha_rng.uniform());
+  a.put_tensor("alpha_b", torch::tensor(std::vector<float>(alpha.begin(), alpha.begin() + 2)));
+  a.put_tensor("alpha_a", torch::tensor(std::vector<float>(alpha.begin() + 2, alpha.end())));
   a.save(dir / "in.state");
   const std::string cmd = fmt::format("{} {} {} {} 2>&1", CXRSYNTH_PYTHON, script.string(),
                                       (dir / "in.state").string(), (dir / "out.txt").string());
@@ -110,18 +121,20 @@ void compare_with_python(const GanOptions& o, const std::string& label) {
   auto pd = nets.d_a->parameters();
   for (auto& p : nets.d_b->parameters()) pd.push_back(p);
   auto opt_g = adam(pg), opt_d = adam(pd);
-  for (auto& p : pd) p.set_requires_grad(false);
-  auto pass = generator_pass(nets, real_a, real_b, o);
-  record("", pass);
-  pass.g_total.backward();
-  opt_g.step();
-  for (auto& p : pd) p.set_requires_grad(true);
-  const auto d_b = discriminator_loss(nets.d_b, real_b, pass.fake_b, o.adv_loss);
-  const auto d_a = discriminator_loss(nets.d_a, real_a, pass.fake_a, o.adv_loss);
-  cc["d_a"] = d_a.item<double>();
-  cc["d_b"] = d_b.item<double>();
-  (d_a + d_b).backward();
-  opt_d.step();
+  ImagePool pool_a(0), pool_b(0);
+  Rng rng(kStepSeed);
+  const auto s = cyclegan_step(nets, opt_g, opt_d, pool_a, pool_b, real_a, real_b, rng, o);
+  cc["g_adv_a"] = s.g_adv_a.item<double>();
+  cc["g_adv_b"] = s.g_adv_b.item<double>();
+  cc["cycle_a"] = s.cycle_a.item<double>();
+  cc["cycle_b"] = s.cycle_b.item<double>();
+  cc["idt_a"] = s.idt_a.item<double>();
+  cc["idt_b"] = s.idt_b.item<double>();
+  cc["g_total"] = s.g_total.item<double>();
+  cc["d_a"] = s.d_a.item<double>();
+  cc["d_b"] = s.d_b.item<double>();
+  if (s.gp_a.defined()) cc["gp_a"] = s.gp_a.item<double>();
+  if (s.gp_b.defined()) cc["gp_b"] = s.gp_b.item<double>();
   {
     torch::NoGradGuard no_grad;
     record("after_", generator_pass(nets, real_a, real_b, o));
@@ -158,12 +171,29 @@ TEST(GanObjective, MatchesPyTorchReferenceResizeConvResidualRgb) {
   compare_with_python(o, "resnet resize-conv residual rgb");
 }
 
+TEST(GanObjective, MatchesPyTorchReferenceWganGp) {
+  auto o = tiny("resnet", "patchgan");
+  o.adv_loss = "wgan-gp";
+  o.lambda_identity = 5.0;
+  o.init = "normal";
+  compare_with_python(o, "resnet/patchgan/wgan-gp");
+}
+
+TEST(GanObjective, MatchesPyTorchReferenceWganGpUnetAuthors) {
+  auto o = tiny("unet", "authors");
+  o.adv_loss = "wgan-gp";
+  o.lambda_gp = 3.5;
+  compare_with_python(o, "unet/authors/wgan-gp");
+}
+
 TEST(GanObjective, AdversarialLossValues) {
   const auto pred = torch::tensor({0.5f, 2.0f});
   EXPECT_NEAR(adversarial_loss(pred, true, "lsgan").item<double>(), (0.25 + 1.0) / 2, 1e-7);
   EXPECT_NEAR(adversarial_loss(pred, false, "lsgan").item<double>(), (0.25 + 4.0) / 2, 1e-7);
   const double bce = (std::log1p(std::exp(-0.5)) + std::log1p(std::exp(-2.0))) / 2;
   EXPECT_NEAR(adversarial_loss(pred, true, "vanilla").item<double>(), bce, 1e-6);
+  EXPECT_NEAR(adversarial_loss(pred, true, "wgan-gp").item<double>(), -1.25, 1e-7);
+  EXPECT_NEAR(adversarial_loss(pred, false, "wgan-gp").item<double>(), 1.25, 1e-7);
   EXPECT_THROW(adversarial_loss(pred, true, "hinge"), UsageError);
 }
 
