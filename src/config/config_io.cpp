@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
@@ -73,15 +75,30 @@ void read_value(const std::string& origin, const std::string& path, const Json& 
     if (!j.is_boolean()) type_error(origin, path, "a boolean (true/false)", j);
     out = j.get<bool>();
   } else if constexpr (std::is_integral_v<T>) {
-    if (!(j.is_number_integer() || j.is_number_unsigned())) {
+    // nlohmann's get<int> wraps silently (4294967297 -> 1) and a double beyond the type is
+    // undefined behaviour to convert: check against the field's type first.
+    using Lim = std::numeric_limits<T>;
+    auto too_big = [&] {
+      throw UsageError(fmt::format("{}: config key '{}': value {} does not fit a {}-bit integer",
+                                   origin, path, j.dump(), sizeof(T) * 8));
+    };
+    if (j.is_number_unsigned()) {
+      const auto v = j.get<std::uint64_t>();
+      if (v > static_cast<std::uint64_t>(Lim::max())) too_big();
+      out = static_cast<T>(v);
+    } else if (j.is_number_integer()) {
+      const auto v = j.get<std::int64_t>();
+      if (v < static_cast<std::int64_t>(Lim::min()) || v > static_cast<std::int64_t>(Lim::max()))
+        too_big();
+      out = static_cast<T>(v);
+    } else if (j.is_number_float() && std::floor(j.get<double>()) == j.get<double>()) {
       // Accept 3.0 but not 3.5.
-      if (j.is_number_float() && std::floor(j.get<double>()) == j.get<double>()) {
-        out = static_cast<T>(j.get<double>());
-      } else {
-        type_error(origin, path, "an integer", j);
-      }
+      const double d = j.get<double>();
+      if (!(d >= static_cast<double>(Lim::min()) && d < static_cast<double>(Lim::max()) + 1.0))
+        too_big();
+      out = static_cast<T>(d);
     } else {
-      out = j.get<T>();
+      type_error(origin, path, "an integer", j);
     }
     check_range(origin, path, static_cast<double>(out), doc);
   } else if constexpr (std::is_floating_point_v<T>) {
@@ -261,7 +278,55 @@ void apply_file(Config& cfg, const std::filesystem::path& path) {
   apply_json_text(cfg, text, path.string());
 }
 
+namespace {
+
+// Position of the first byte that is not valid UTF-8, or npos. JSON (and so config.json) holds
+// UTF-8 only; nlohmann would throw a type_error later, while writing config.json.
+std::size_t invalid_utf8_at(const std::string& s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return i;
+    }
+    if (i + n >= s.size()) return i;  // truncated sequence
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    // Overlong forms, surrogates, beyond U+10FFFF.
+    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += n + 1;
+  }
+  return std::string::npos;
+}
+
+}  // namespace
+
 void apply_set(Config& cfg, const std::string& assignment) {
+  if (const auto bad = invalid_utf8_at(assignment); bad != std::string::npos) {
+    throw UsageError(fmt::format(
+        "--set: the assignment is not valid UTF-8 (byte 0x{:02X} at position {}); config "
+        "values are JSON text",
+        static_cast<unsigned>(static_cast<unsigned char>(assignment[bad])), bad));
+  }
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
     throw UsageError(

@@ -30,6 +30,20 @@ void fsync_path(const fs::path& p) {
   ::close(fd);
 }
 
+// The written file must reach the disk before it replaces the old one: on a full disk with
+// delayed allocation, fsync is where ENOSPC shows up.
+void fsync_file_or_throw(const fs::path& p) {
+  const int fd = ::open(p.c_str(), O_RDONLY);
+  if (fd < 0)
+    throw Error(fmt::format("cannot reopen {} to sync it: {}", p.string(), std::strerror(errno)));
+  if (::fsync(fd) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    throw Error(fmt::format("cannot sync {} to disk (disk full?): {}", p.string(), why));
+  }
+  ::close(fd);
+}
+
 void ensure_parent(const fs::path& path) {
   if (path.has_parent_path()) {
     std::error_code ec;
@@ -49,7 +63,7 @@ void replace_file_atomic(const fs::path& path, const std::function<void(const fs
   try {
     writer(tmp);
     if (!fs::exists(tmp)) throw Error("the writer produced no file");
-    fsync_path(tmp);
+    fsync_file_or_throw(tmp);
     std::error_code ec;
     fs::rename(tmp, path, ec);
     if (ec) throw Error(fmt::format("rename failed: {}", ec.message()));

@@ -173,7 +173,11 @@ CsvTable read_csv(const std::filesystem::path& path) {
 }
 
 std::string csv_escape(std::string_view field) {
-  if (field.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(field);
+  // A field starting with a UTF-8 byte-order mark is quoted too: unquoted at the start of a
+  // file, the reader would skip the mark as the file's BOM.
+  const bool starts_with_bom = field.size() >= 3 && field.substr(0, 3) == "\xEF\xBB\xBF";
+  if (field.find_first_of(",\"\r\n") == std::string_view::npos && !starts_with_bom)
+    return std::string(field);
   std::string out = "\"";
   for (char c : field) {
     if (c == '"') out += '"';

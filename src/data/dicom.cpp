@@ -77,6 +77,14 @@ DecodedImage decode_dicom(const fs::path& path) {
     throw Error(fmt::format("{}: DICOM BitsStored missing or zero", name));
   }
   out.bit_depth = bits_stored;
+  // Checked before DCMTK allocates the frame: Rows and Columns are 16-bit, so a corrupt header
+  // could otherwise claim 65535 x 65535.
+  Uint16 rows = 0, columns = 0;
+  if (ds->findAndGetUint16(DCM_Rows, rows).bad() ||
+      ds->findAndGetUint16(DCM_Columns, columns).bad()) {
+    throw Error(fmt::format("{}: DICOM Rows or Columns missing", name));
+  }
+  check_image_dimensions(columns, rows, name, "DICOM Rows/Columns");
 
   // Decompress to an uncompressed representation first so that an unsupported transfer
   // syntax (JPEG 2000 has no DCMTK decoder here) is reported as such.
@@ -90,11 +98,40 @@ DecodedImage decode_dicom(const fs::path& path) {
                     name, x.getXferName(), x.getXferID(), cond.bad() ? cond.text() : "no decoder"));
   }
 
+  // DCMTK pads missing pixel data with zeros (a warning only): refuse a first frame that the
+  // (now uncompressed) PixelData cannot fill.
+  {
+    Uint16 allocated = 0, samples = 1;
+    ds->findAndGetUint16(DCM_BitsAllocated, allocated);
+    if (ds->findAndGetUint16(DCM_SamplesPerPixel, samples).bad() || samples == 0) samples = 1;
+    DcmElement* pixel_data = nullptr;
+    if (allocated > 0 && ds->findAndGetElement(DCM_PixelData, pixel_data).good() && pixel_data) {
+      const unsigned long long need =
+          (static_cast<unsigned long long>(rows) * columns * samples * allocated + 7) / 8;
+      const unsigned long long have = pixel_data->getLength();
+      if (have < need) {
+        throw Error(fmt::format(
+            "{}: DICOM pixel data holds {} bytes, but Rows {} x Columns {} x SamplesPerPixel {} "
+            "at BitsAllocated {} need {} (truncated or corrupt file)",
+            name, have, rows, columns, samples, allocated, need));
+      }
+    }
+  }
+
   auto image = std::make_unique<DicomImage>(static_cast<DcmObject*>(&file),
                                             EXS_LittleEndianExplicit, 0UL, 0UL, 1UL);
   if (image->getStatus() != EIS_Normal) {
-    throw Error(fmt::format("{}: cannot decode DICOM pixel data: {}", name,
-                            DicomImage::getString(image->getStatus())));
+    // Name the attributes that usually explain it (an unknown photometric interpretation, odd
+    // bit depths, too little pixel data).
+    Uint16 allocated = 0, samples = 0;
+    ds->findAndGetUint16(DCM_BitsAllocated, allocated);
+    ds->findAndGetUint16(DCM_SamplesPerPixel, samples);
+    throw Error(
+        fmt::format("{}: cannot decode DICOM pixel data: {} (PhotometricInterpretation '{}', "
+                    "SamplesPerPixel {}, BitsAllocated {}, BitsStored {}, Rows {}, Columns {})",
+                    name, DicomImage::getString(image->getStatus()),
+                    get_string(ds, DCM_PhotometricInterpretation), samples, allocated, bits_stored,
+                    rows, columns));
   }
   if (!image->isMonochrome()) {
     // Luminance (0.299 R + 0.587 G + 0.114 B), as for colour PNG/JPEG.

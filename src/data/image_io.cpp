@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -47,11 +48,63 @@ void check_complete(const std::string& bytes, const std::string& name) {
   }
 }
 
+std::uint32_t be32(const std::string& b, std::size_t i) {
+  return (static_cast<std::uint32_t>(static_cast<unsigned char>(b[i])) << 24) |
+         (static_cast<std::uint32_t>(static_cast<unsigned char>(b[i + 1])) << 16) |
+         (static_cast<std::uint32_t>(static_cast<unsigned char>(b[i + 2])) << 8) |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(b[i + 3]));
+}
+
+unsigned be16(const std::string& b, std::size_t i) {
+  return (static_cast<unsigned>(static_cast<unsigned char>(b[i])) << 8) |
+         static_cast<unsigned>(static_cast<unsigned char>(b[i + 1]));
+}
+
+// The size the header declares, checked before the decoder allocates anything (OpenCV's own
+// limit is 2^30 pixels: 8 GiB for a 16-bit RGBA PNG).
+void check_declared_size(const std::string& bytes, const std::string& name) {
+  if (starts_with(bytes, "\x89PNG\r\n\x1a\n", 8)) {
+    // Signature, then the IHDR chunk: length (4), "IHDR", width (4), height (4).
+    if (bytes.size() < 24 || bytes.compare(12, 4, "IHDR") != 0) {
+      throw Error(fmt::format("{}: corrupt PNG (no IHDR chunk after the signature)", name));
+    }
+    check_image_dimensions(be32(bytes, 16), be32(bytes, 20), name, "PNG header (IHDR)");
+  } else if (starts_with(bytes, "\xFF\xD8", 2)) {
+    // Walk the marker segments up to the first frame header (SOF0..SOF15 except DHT, JPG, DAC).
+    std::size_t i = 2;
+    while (i + 4 <= bytes.size()) {
+      if (static_cast<unsigned char>(bytes[i]) != 0xFF) return;  // let the decoder say why
+      const unsigned marker = static_cast<unsigned char>(bytes[i + 1]);
+      if (marker == 0xFF) {  // fill byte
+        ++i;
+        continue;
+      }
+      if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {  // no length field
+        i += 2;
+        continue;
+      }
+      if (marker == 0xDA || marker == 0xD9) return;  // scan data or end before any frame header
+      const std::size_t len = be16(bytes, i + 2);
+      const bool sof =
+          marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+      if (sof) {
+        if (i + 9 > bytes.size()) return;
+        check_image_dimensions(be16(bytes, i + 7), be16(bytes, i + 5), name,
+                               "JPEG frame header (SOF)");
+        return;
+      }
+      if (len < 2) return;
+      i += 2 + len;
+    }
+  }
+}
+
 DecodedImage decode_raster(const fs::path& path) {
   const std::string name = path.string();
   const std::string bytes = read_file(path);
   if (bytes.empty()) throw Error(fmt::format("{}: zero-byte file (expected an image)", name));
   check_complete(bytes, name);
+  check_declared_size(bytes, name);
   const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
   cv::Mat m;
   try {
@@ -88,6 +141,20 @@ DecodedImage decode_raster(const fs::path& path) {
 }
 
 }  // namespace
+
+void check_image_dimensions(long long width, long long height, const std::string& name,
+                            const char* what) {
+  if (width <= 0 || height <= 0) {
+    throw Error(
+        fmt::format("{}: {} declares an empty image ({} x {} pixels)", name, what, width, height));
+  }
+  if (width > kMaxImageSide || height > kMaxImageSide || width * height > kMaxImagePixels) {
+    throw Error(fmt::format(
+        "{}: {} declares {} x {} pixels, beyond the limit of {} per side and {} megapixels "
+        "(corrupt header, or not a chest X-ray)",
+        name, what, width, height, kMaxImageSide, kMaxImagePixels / (1 << 20)));
+  }
+}
 
 bool is_supported_image_extension(const fs::path& path) {
   const std::string ext = lower_extension(path);

@@ -16,6 +16,17 @@ namespace cxrsynth::data {
 
 namespace fs = std::filesystem;
 
+// Largest image any decoder accepts: checked from the file's header (PNG IHDR, JPEG SOF, DICOM
+// Rows/Columns) before pixels are allocated, so a corrupt or hostile header claiming
+// 100000 x 100000 is refused by name instead of allocating gigabytes. Chest X-rays are at most
+// about 4300 x 4300 (18 megapixels).
+inline constexpr long long kMaxImageSide = 32768;
+inline constexpr long long kMaxImagePixels = 1LL << 26;  // 67 megapixels, e.g. 8192 x 8192
+
+// Throws Error naming `name` when width x height is zero or beyond the limits above.
+void check_image_dimensions(long long width, long long height, const std::string& name,
+                            const char* what);
+
 struct DecodedImage {
   cv::Mat pixels;     // one channel, CV_8U (bit_depth <= 8) or CV_16U (bit_depth > 8)
   int bit_depth = 8;  // bits per sample of the source (DICOM: BitsStored)

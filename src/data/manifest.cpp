@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -106,7 +108,14 @@ std::vector<ManifestRow> read_manifest(const fs::path& path) {
     std::vector<ManifestRow> rows;
     rows.reserve(t.size());
     auto get_int = [&](std::size_t i, const char* col) {
-      return static_cast<int>(t.get_int(i, col));
+      const std::int64_t v = t.get_int(i, col);
+      if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
+        throw Error(
+            fmt::format("{}: column {}: value {} is out of range (expected a 32-bit "
+                        "integer)",
+                        t.where(i), col, v));
+      }
+      return static_cast<int>(v);
     };
     for (std::size_t i = 0; i < t.size(); ++i) {
       ManifestRow r;

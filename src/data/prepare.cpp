@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/seed.h"
+#include "data/image_io.h"
 #include "data/manifest.h"
 #include "data/phantom.h"
 #include "data/preprocess.h"
@@ -131,9 +132,20 @@ void run_prepare(const PrepareOptions& o, std::uint64_t seed, const RunDir& run_
     }
   }
   const fs::path data_dir = run_dir.data_dir();
+  // Images are written into a staging folder and swapped in only when everything succeeded:
+  // a prepare that fails (a bad image, a bad CSV row, a full disk) leaves the previous
+  // manifest, summary and images of this run directory as they were.
+  const fs::path staging = data_dir / ".prepare-staging";
   std::error_code ec;
-  fs::remove_all(run_dir.images_dir(), ec);  // stale images of an earlier prepare
-  fs::create_directories(run_dir.images_dir());
+  fs::remove_all(staging, ec);  // left over by an interrupted prepare
+  fs::create_directories(staging / "images");
+  struct RemoveStaging {
+    fs::path dir;
+    ~RemoveStaging() {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);
+    }
+  } remove_staging{staging};
 
   std::vector<SourceResult> sources = read_sources(o, seed, run_dir);
   handle_missing(sources, o.skip_missing);
@@ -144,7 +156,7 @@ void run_prepare(const PrepareOptions& o, std::uint64_t seed, const RunDir& run_
   std::vector<SourceSummary> summaries;
   for (auto& s : sources) {
     const std::vector<Processed> done =
-        process_candidates(s.candidates, o.image_size, data_dir, threads);
+        process_candidates(s.candidates, o.image_size, staging, threads);
     SourceSummary sum;
     s.count("view", 0);
     for (std::size_t i = 0; i < done.size(); ++i) {
@@ -200,9 +212,33 @@ void run_prepare(const PrepareOptions& o, std::uint64_t seed, const RunDir& run_
   for (const auto& s : sources) {
     for (const auto& r : s.rejected) rejected += csv_line({r.source, r.where, r.file, r.reason});
   }
-  write_file_atomic(run_dir.rejected(), rejected);
-  write_manifest(run_dir.manifest(), rows);
   const PrepareSummary summary = summarise(o, seed, summaries, split, gan, rows);
+  // Swap the images in, then write the manifest; when the manifest cannot be written, the
+  // previous images go back.
+  const fs::path old_images = data_dir / ".prepare-old-images";
+  fs::remove_all(old_images, ec);
+  const bool had_images = fs::exists(run_dir.images_dir());
+  auto move = [](const fs::path& from, const fs::path& to) {
+    std::error_code e;
+    fs::rename(from, to, e);
+    if (e) {
+      throw Error(fmt::format("prepare: cannot rename {} to {}: {}", from.string(), to.string(),
+                              e.message()));
+    }
+  };
+  if (had_images) move(run_dir.images_dir(), old_images);
+  move(staging / "images", run_dir.images_dir());
+  try {
+    write_manifest(run_dir.manifest(), rows);
+  } catch (...) {
+    std::error_code ignored;
+    fs::rename(run_dir.images_dir(), staging / "images", ignored);
+    if (had_images) fs::rename(old_images, run_dir.images_dir(), ignored);
+    throw;
+  }
+  fs::remove_all(old_images, ec);
+  sync_filesystem(data_dir);  // the renames above
+  write_file_atomic(run_dir.rejected(), rejected);
   write_file_atomic(run_dir.data_summary(), summary_json(summary));
   std::cout << summary_table(summary);
   log_info("prepare: {} images in {}", rows.size(), run_dir.manifest().string());

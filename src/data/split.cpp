@@ -128,7 +128,11 @@ void split_grouped(std::vector<ManifestRow>& rows, const std::vector<std::size_t
     }
     strata[label].push_back(&members);
   }
-  for (auto& [label, list] : strata) {
+  for (auto& stratum : strata) {
+    // Named, not a structured binding: the lambda below captures `list` (C++20 for bindings;
+    // clang 14 refuses it).
+    const std::string& label = stratum.first;
+    auto& list = stratum.second;
     Rng rng(derive_seed(seed, "data/split/" + label));
     for (std::size_t i = list.size(); i > 1; --i) std::swap(list[i - 1], list[rng.below(i)]);
     std::size_t total = 0;
