@@ -1,6 +1,6 @@
 // `cxrsynth predict --checkpoint C FILE...`: prints P(COVID-19) for each image (PNG, JPEG,
-// DICOM) as CSV (file,p_covid) on stdout. C is a model.pt written by train-classifier, or its
-// folder.
+// DICOM) as CSV (file,p_covid) on stdout. C is a model.pt (or, for DenseNet + bagging trees, a
+// bgt.json) written by train-classifier, or its folder.
 #include <fmt/format.h>
 
 #include <iostream>
@@ -21,7 +21,7 @@ void add_predict_command(CLI::App& app) {
       "predict", "Print P(COVID-19) per image (PNG, JPEG, DICOM) from a trained classifier");
   add_common_options(*cmd, *args, /*needs_run_dir=*/false);
   cmd->add_option("--checkpoint", *checkpoint,
-                  "model.pt from train-classifier (or the folder holding it)")
+                  "model.pt or bgt.json (*-bgt) from train-classifier, or the folder holding it")
       ->required()
       ->check(CLI::ExistingPath);
   cmd->add_option("files", *files, "Images to score")->required();

@@ -19,9 +19,11 @@ void add_train_classifier_command(CLI::App& app) {
   auto weights = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand(
       "train-classifier",
-      "Train a COVID-19 classifier (VGG-16, ResNet-50, DenseNet) on a task's training set; "
-      "writes R/classifiers/<task>/<train-config>/<arch>/ (model.pt, history.csv, "
-      "training.json, checkpoint.state). Resumes an unfinished run of the same options.");
+      "Train a COVID-19 classifier (VGG-16, ResNet-50, DenseNet, or DenseNet features + "
+      "bagging trees: densenet121-bgt) on a task's training set; writes "
+      "R/classifiers/<task>/<train-config>/<arch>/ (model.pt, history.csv, training.json, "
+      "checkpoint.state; bgt.json and trees.yml for *-bgt). Resumes an unfinished run of the "
+      "same options.");
   add_common_options(*cmd, *args, /*needs_run_dir=*/true);
   cmd->add_option("--task", *task, "normal-vs-covid | pneumonia-vs-covid")
       ->required()
@@ -33,7 +35,7 @@ void add_train_classifier_command(CLI::App& app) {
       ->check(CLI::IsMember(train::train_config_names()));
   cmd->add_option("--weights", *weights,
                   "Torchvision weights from scripts/export_torchvision.py (= --set "
-                  "classifier.weights=...)")
+                  "classifier.weights=...); for *-bgt the frozen feature extractor's weights")
       ->check(CLI::ExistingFile);
   cmd->callback([args, task, arch, train_config, weights] {
     if (!arch->empty()) args->sets.push_back("classifier.model.arch=" + *arch);

@@ -59,15 +59,16 @@ EvaluateResult run_evaluate(const EvaluateOptions& o, const std::string& task,
                             const std::string& train_config, const std::string& arch,
                             std::uint64_t run_seed, int threads, const RunDir& run_dir) {
   const auto& t = data::find_task(task);
+  // model.pt, or bgt.json for DenseNet + bagging trees (densenet121-bgt).
   const auto model_file =
-      train::classifier_output_dir(run_dir, task, train_config, arch) / "model.pt";
+      trained_model_file(train::classifier_output_dir(run_dir, task, train_config, arch), arch);
   if (!fs::exists(model_file)) {
     throw Error(
         fmt::format("{} not found: run `cxrsynth train-classifier --run-dir {} --task {} "
                     "--train-config {} --arch {}` first",
                     model_file.string(), run_dir.root().string(), task, train_config, arch));
   }
-  auto model = models::load_classifier_file(model_file);
+  auto model = load_scoring_model(model_file);
   const int image_size =
       model.metadata.count("image_size") ? std::stoi(model.metadata.at("image_size")) : 0;
   const auto validation_split =
@@ -81,7 +82,7 @@ EvaluateResult run_evaluate(const EvaluateOptions& o, const std::string& task,
         model_file.string());
   }
 
-  const auto test = run_classifier(*model.net, data.test, image_size, o.batch_size, o.features);
+  const auto test = run_classifier(model, data.test, image_size, o.batch_size, o.features);
   const auto predictions = to_predictions(data.test, test.p_covid);
   const auto name = fmt::format("eval/{}/{}/{}", task, train_config, arch);
   BootstrapOptions bo;
@@ -99,7 +100,7 @@ EvaluateResult run_evaluate(const EvaluateOptions& o, const std::string& task,
                       "images to choose the threshold on",
                       task));
     }
-    const auto val = run_classifier(*model.net, data.val, image_size, o.batch_size, false);
+    const auto val = run_classifier(model, data.val, image_size, o.batch_size, false);
     const double thr =
         threshold_for_specificity(to_predictions(data.val, val.p_covid), o.target_specificity);
     report.target_specificity = o.target_specificity;

@@ -75,7 +75,8 @@ BaggedTrees& BaggedTrees::operator=(BaggedTrees&&) noexcept = default;
 
 BaggedTrees BaggedTrees::fit(const FeatureMatrix& x, const std::vector<int>& labels,
                              const BaggedTreesParams& params, std::uint64_t seed, int threads,
-                             const std::string& label) {
+                             const std::string& label,
+                             const std::function<void(std::size_t)>& on_progress) {
   const std::size_t n = x.rows;
   if (n == 0 || x.cols == 0) {
     throw UsageError(
@@ -119,34 +120,37 @@ BaggedTrees BaggedTrees::fit(const FeatureMatrix& x, const std::vector<int>& lab
   // in_bag[t][i]: how often tree t drew row i (for the out-of-bag estimate).
   std::vector<std::vector<std::uint32_t>> in_bag(static_cast<std::size_t>(params.trees));
   const cv::Mat all = as_mat(x);
-  parallel_for(static_cast<std::size_t>(params.trees), threads, [&](std::size_t t) {
-    Rng rng(derive_seed(seed, fmt::format("tree/{}", t)));
-    auto& counts = in_bag[t];
-    counts.assign(n, 0);
-    cv::Mat xs(static_cast<int>(n), static_cast<int>(x.cols), CV_32F);
-    cv::Mat ys(static_cast<int>(n), 1, CV_32S);
-    std::size_t pos_drawn = 0;
-    for (std::size_t j = 0; j < n; ++j) {
-      const std::size_t i = rng.below(n);  // a bootstrap draw: n rows with replacement
-      ++counts[i];
-      all.row(static_cast<int>(i)).copyTo(xs.row(static_cast<int>(j)));
-      ys.at<int>(static_cast<int>(j)) = labels[i];
-      pos_drawn += static_cast<std::size_t>(labels[i]);
-    }
-    Tree& tree = out.impl_->trees[t];
-    if (pos_drawn == 0 || pos_drawn == n) {
-      tree.constant = pos_drawn == 0 ? 0 : 1;
-      return;
-    }
-    tree.tree = make_tree(params);
-    try {
-      if (!tree.tree->train(cv::ml::TrainData::create(xs, cv::ml::ROW_SAMPLE, ys))) {
-        throw Error(fmt::format("{}: OpenCV could not grow tree {}", label, t));
-      }
-    } catch (const cv::Exception& e) {
-      throw Error(fmt::format("{}: OpenCV failed growing tree {}: {}", label, t, e.what()));
-    }
-  });
+  parallel_for(
+      static_cast<std::size_t>(params.trees), threads,
+      [&](std::size_t t) {
+        Rng rng(derive_seed(seed, fmt::format("tree/{}", t)));
+        auto& counts = in_bag[t];
+        counts.assign(n, 0);
+        cv::Mat xs(static_cast<int>(n), static_cast<int>(x.cols), CV_32F);
+        cv::Mat ys(static_cast<int>(n), 1, CV_32S);
+        std::size_t pos_drawn = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+          const std::size_t i = rng.below(n);  // a bootstrap draw: n rows with replacement
+          ++counts[i];
+          all.row(static_cast<int>(i)).copyTo(xs.row(static_cast<int>(j)));
+          ys.at<int>(static_cast<int>(j)) = labels[i];
+          pos_drawn += static_cast<std::size_t>(labels[i]);
+        }
+        Tree& tree = out.impl_->trees[t];
+        if (pos_drawn == 0 || pos_drawn == n) {
+          tree.constant = pos_drawn == 0 ? 0 : 1;
+          return;
+        }
+        tree.tree = make_tree(params);
+        try {
+          if (!tree.tree->train(cv::ml::TrainData::create(xs, cv::ml::ROW_SAMPLE, ys))) {
+            throw Error(fmt::format("{}: OpenCV could not grow tree {}", label, t));
+          }
+        } catch (const cv::Exception& e) {
+          throw Error(fmt::format("{}: OpenCV failed growing tree {}: {}", label, t, e.what()));
+        }
+      },
+      on_progress);
 
   // Out-of-bag estimate: each row voted on by the trees that never drew it.
   std::vector<int> oob_pos(n, 0), oob_n(n, 0);

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,11 +51,13 @@ class BaggedTrees {
   BaggedTrees& operator=(BaggedTrees&&) noexcept;
 
   // Grows params.trees trees on (x, labels in {0, 1}) on up to `threads` threads (<= 0: all
-  // cores); the result does not depend on `threads`. Throws UsageError on empty data, a
+  // cores); the result does not depend on `threads`. `on_progress(trees grown)` is called on
+  // the calling thread. Throws UsageError on empty data, a
   // label outside {0, 1}, a single class, or non-finite features (naming the row).
   static BaggedTrees fit(const FeatureMatrix& x, const std::vector<int>& labels,
                          const BaggedTreesParams& params, std::uint64_t seed, int threads,
-                         const std::string& label = "bagged trees");
+                         const std::string& label = "bagged trees",
+                         const std::function<void(std::size_t)>& on_progress = {});
 
   // Number of trees voting for class 1, per row of x (x.cols must equal feature_count()).
   std::vector<int> positive_votes(const FeatureMatrix& x) const;

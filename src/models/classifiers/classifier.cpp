@@ -39,13 +39,20 @@ void check_arch(const ClassifierModelOptions& o) {
     throw UsageError(fmt::format(
         "classifier in_channels is {}; expected 1 (gray) or 3 (RGB copies)", o.in_channels));
   }
+  if (is_bgt_arch(o.arch)) {
+    throw UsageError(
+        fmt::format("'{}' is DenseNet features + bagging trees, not a network: train it with "
+                    "train-classifier (train/classifier/bgt_trainer.h); its backbone is '{}'",
+                    o.arch, o.arch.substr(0, o.arch.size() - 4)));
+  }
 }
 
 }  // namespace
 
 const std::vector<std::string>& classifier_arch_names() {
-  static const std::vector<std::string> names = {
-      "vgg16", "resnet50", "densenet121", "densenet161", "densenet169", "densenet201", "densenet"};
+  static const std::vector<std::string> names = {"vgg16",       "resnet50",        "densenet121",
+                                                 "densenet161", "densenet169",     "densenet201",
+                                                 "densenet",    "densenet121-bgt", "densenet-bgt"};
   return names;
 }
 

@@ -8,6 +8,7 @@
 
 #include "config/fields.h"
 #include "models/classifiers/classifier_model_options.h"
+#include "train/classifier/bgt_options.h"
 
 namespace cxrsynth::train {
 
@@ -32,6 +33,7 @@ struct ClassifierOptions {
   std::string class_weights = "none";     // none (authors' code) | balanced. Source: ours
   bool flip = false;                      // horizontal flip augmentation; authors: none
   int eval_batch_size = 32;               // Source: ours
+  BgtOptions bgt;  // arch densenet121-bgt / densenet-bgt only (bgt_options.h)
 };
 
 template <class V>
@@ -92,6 +94,7 @@ void visit_fields(V& v, ClassifierOptions& o) {
           Doc("Random horizontal flip of training images (authors: no augmentation)", "ours"));
   v.field("eval_batch_size", o.eval_batch_size,
           Doc("Batch size for validation and prediction", "ours").range(1, 4096));
+  v.section("bgt", o.bgt);
 }
 
 }  // namespace cxrsynth::train

@@ -28,6 +28,7 @@
 #include "models/classifiers/weights_io.h"
 #include "train/checkpoint.h"
 #include "train/classifier/adadelta.h"
+#include "train/classifier/bgt_trainer.h"
 #include "train/classifier/classifier_batch.h"
 #include "train/classifier/classifier_loss.h"
 
@@ -54,6 +55,9 @@ struct FingerprintVisitor {
   }
   template <class S>
   void section(const char* name, S& sub) {
+    // classifier.bgt only concerns the bagging-trees models: changing it must not invalidate
+    // a network's checkpoint (the experiment passes one classifier section to every model).
+    if (prefix.empty() && std::string_view(name) == "bgt") return;
     FingerprintVisitor v{prefix + name + ".", ""};
     visit_fields(v, sub);
     out += v.out;
@@ -227,6 +231,9 @@ ClassifierTrainResult train_classifier(const ClassifierOptions& o,
                                        const std::vector<ClassifierSample>& validation,
                                        const fs::path& out_dir, std::uint64_t run_seed,
                                        const ClassifierTrainJob& job) {
+  if (models::is_bgt_arch(o.model.arch)) {
+    return train_bgt(o, train_set, validation, out_dir, run_seed, job);
+  }
   require_both_classes(train_set, job.name + " training set");
   CXRSYNTH_CHECK(!validation.empty(), "{}: the validation set is empty", job.name);
   const auto ckpt_path = out_dir / "checkpoint.state";
