@@ -430,19 +430,22 @@ std::string json_tables(const ExperimentOptions& o, const std::vector<CellResult
 }  // namespace
 
 std::string model_label(const models::ClassifierModelOptions& m) {
-  static const std::map<std::string, std::string> names = {{"vgg16", "VGG-16"},
-                                                           {"resnet50", "ResNet-50"},
-                                                           {"densenet121", "DenseNet-121"},
-                                                           {"densenet161", "DenseNet-161"},
-                                                           {"densenet169", "DenseNet-169"},
-                                                           {"densenet201", "DenseNet-201"}};
+  static const std::map<std::string, std::string> names = {
+      {"vgg16", "VGG-16"},
+      {"resnet50", "ResNet-50"},
+      {"densenet121", "DenseNet-121"},
+      {"densenet161", "DenseNet-161"},
+      {"densenet169", "DenseNet-169"},
+      {"densenet201", "DenseNet-201"},
+      {"densenet121-bgt", "DenseNet-121 + BGT"}};
   const auto it = names.find(m.arch);
   if (it != names.end()) return it->second;
-  if (m.arch == "densenet") {
+  if (m.arch == "densenet" || m.arch == "densenet-bgt") {
     std::vector<std::string> blocks;
     for (auto b : m.densenet_block_config) blocks.push_back(std::to_string(b));
-    return fmt::format("DenseNet (blocks {}, k {}, {} stem filters)", fmt::join(blocks, "-"),
-                       m.densenet_growth_rate, m.densenet_init_features);
+    return fmt::format("DenseNet (blocks {}, k {}, {} stem filters){}", fmt::join(blocks, "-"),
+                       m.densenet_growth_rate, m.densenet_init_features,
+                       m.arch == "densenet-bgt" ? " + BGT" : "");
   }
   return m.arch;
 }
