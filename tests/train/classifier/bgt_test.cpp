@@ -4,6 +4,7 @@
 // random), corrupted or missing files are refused, the "trained" feature source.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -228,6 +229,42 @@ TEST(BgtTraining, EvaluateAndPredictScoreTheEnsemble) {
     EXPECT_NEAR(p[i], std::stod(preds.at(i, "p_covid")), 1e-6);
     EXPECT_NEAR(p[i] * 5, std::round(p[i] * 5), 1e-9);
   }
+}
+
+TEST(BgtTraining, TorchvisionDenseNet121ExportIsAFrozenBackbone) {
+  // The user's path: scripts/export_torchvision.py writes a torchvision-format DenseNet-121
+  // (3-channel first convolution, 1000-class head; randomly initialised here, ImageNet weights
+  // for real runs) and densenet121-bgt uses it as its frozen feature extractor.
+  constexpr const char* kPython = "/usr/bin/python3";
+  if (std::system(
+          fmt::format("{} -c 'import torch, torchvision' >/dev/null 2>&1", kPython).c_str()) != 0) {
+    GTEST_SKIP() << kPython << " with torch/torchvision not found";
+  }
+  TempDir tmp;
+  const auto weights = tmp / "densenet121-export.pt";
+  ASSERT_EQ(std::system(
+                fmt::format("{} {} --arch densenet121 --seed 1 --out {} >/dev/null", kPython,
+                            (testing::source_dir() / "scripts" / "export_torchvision.py").string(),
+                            weights.string())
+                    .c_str()),
+            0);
+  const RunDir run(tmp / "run");
+  write_phantom_run(run, {{"train", 4}, {"val", 1}, {"test", 2}}, 32, 0.15, 0.3);
+  ClassifierOptions o;
+  o.model.arch = "densenet121-bgt";
+  o.weights = weights.string();
+  o.bgt.trees = 3;
+  run_train_classifier(o, kTask, "real", 1, run);
+  const auto dir = classifier_output_dir(run, kTask, "real", "densenet121-bgt");
+  const auto j = descriptor(dir);
+  EXPECT_EQ(j["feature_count"], 1024);
+  EXPECT_EQ(j["backbone"]["model"]["arch"], "densenet121");
+  EXPECT_FALSE(j["backbone"]["random"].get<bool>());
+  EXPECT_NE(j["backbone"]["weights"].get<std::string>().find("densenet121-export.pt"),
+            std::string::npos);
+  auto model = load_bgt_model(dir);
+  const auto data = classifier_data_from_manifest(run, kTask);
+  EXPECT_EQ(score_bgt(model, data.test, 4).features.size(1), 1024);
 }
 
 TEST(BgtTraining, NetworkFactoryRefusesBgtArchs) {
