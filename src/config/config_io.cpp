@@ -244,7 +244,7 @@ std::vector<Leaf> flatten(const Config& cfg) {
 Json parse_json(const std::string& text, const std::string& origin) {
   try {
     return Json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e999
     throw UsageError(fmt::format("{}: invalid JSON: {}", origin, e.what()));
   }
 }
@@ -358,8 +358,8 @@ void apply_set(Config& cfg, const std::string& assignment) {
   } else {
     try {
       value = Json::parse(raw);
-    } catch (const nlohmann::json::parse_error&) {
-      value = raw;  // the type check then names the expected type
+    } catch (const nlohmann::json::exception&) {  // parse_error, or out_of_range for 1e999
+      value = raw;                                // the type check then names the expected type
     }
   }
   // Nest the value under its path; unknown keys are then reported exactly as in files.

@@ -188,6 +188,8 @@ std::string csv_escape(std::string_view field) {
 }
 
 std::string csv_line(const std::vector<std::string>& fields) {
+  // A record of one empty field would be a blank line, which the reader skips: quote it.
+  if (fields.size() == 1 && fields[0].empty()) return "\"\"\n";
   std::string out;
   for (std::size_t i = 0; i < fields.size(); ++i) {
     if (i) out += ',';

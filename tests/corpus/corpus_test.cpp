@@ -595,6 +595,16 @@ std::vector<Case> cases() {
          return config_text(d / "c.json", R"({"gan": {"lambda_cycle": NaN}})");
        },
        {"c.json", "invalid JSON"}},
+      {"config-number-overflow",
+       "config",
+       [](const fs::path& d) {
+         return config_text(d / "c.json", R"({"gan": {"lambda_cycle": 1e999}})");
+       },
+       {"c.json", "invalid JSON", "number overflow"}},
+      {"config-set-invalid-utf8",
+       "config",
+       [](const fs::path&) { return config_set("data.cohen.root=/data/\xE9t\xE9"); },
+       {"--set", "not valid UTF-8", "0xE9"}},
       {"config-not-an-object",
        "config",
        [](const fs::path& d) { return config_text(d / "c.json", "[1, 2]"); },
