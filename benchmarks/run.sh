@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The whole benchmark suite of issue 8: every benchmark next to its PyTorch-Python (or pydicom +
+# Pillow) reference in the same run, then a table with the machine, the measured fp32 peak and
+# one line per goal (P1 ... P5: figure, target, met / not met) plus each classifier's GFLOP/s
+# and share of peak. The table is also written to BUILD_DIR/benchmarks/results.txt.
+#
+# Usage: benchmarks/run.sh [--quick] [BUILD_DIR]      (BUILD_DIR defaults to build)
+#   --quick   skip P5 (the demo takes 4-5 minutes by itself); the rest takes about 5 minutes
+#             on 2 idle cores.
+# Environment: THREADS (default 2), SIZE (classifier input, default 256), BATCH (default 16),
+#   STEPS (CycleGAN steps of P1, default 200), KEEP=1 keeps the scratch directory.
+#
+# Python reference "best" settings: THREADS threads, OpenBLAS (the system alternative),
+# tcmalloc LD_PRELOADed (Debian's libtcmalloc_minimal.so.4); "default": no preload, PyTorch's
+# own thread count. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: when the environment sets them
+# (some processors), this script unsets them for its own benchmark commands only and says so
+# (OPENBLAS_CORETYPE=Haswell halves sgemm on AVX-512 CPUs); tests and CI never change them.
+set -euo pipefail
+
+quick=0
+if [ "${1:-}" = "--quick" ]; then quick=1; shift; fi
+build=$(cd "${1:-build}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+threads=${THREADS:-2}
+size=${SIZE:-256}
+batch=${BATCH:-16}
+steps=${STEPS:-200}
+py=/usr/bin/python3
+tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+cli=$build/bin/cxrsynth
+out=$build/benchmarks/results.txt
+tmp=$(mktemp -d)
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$(dirname "$out")"
+
+envnote="OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE not set"
+if [ -n "${OPENBLAS_CORETYPE:-}${OPENBLAS_L2_SIZE:-}" ]; then
+  envnote="OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-} were set; UNSET for these benchmark commands only"
+  unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+fi
+best=(env LD_PRELOAD="$tcmalloc")
+[ -f "$tcmalloc" ] || best=(env)
+log() { echo "$*" | tee -a "$tmp/log"; }
+secs() { date +%s.%N; }
+calc() { awk "BEGIN { print ($1) }"; }  # arithmetic and comparisons (1 / 0)
+T0=$(secs)
+
+# ---- machine and peak -------------------------------------------------------------------
+log "== machine and fp32 FMA peak"
+"$build/benchmarks/peak/bench_peak" "$threads" | tee "$tmp/peak"
+peak=$(awk '/^peak:/ { print $2 }' "$tmp/peak")
+log "ldd cxrsynth: $(ldd "$cli" | awk '/tcmalloc|libtorch_cpu|libblas|gomp/ { printf "%s ", $1 }')"
+log "python: $($py -c 'import torch; print("torch", torch.__version__, "default threads", torch.get_num_threads())' 2>&1)"
+
+# ---- P4: classifier training step --------------------------------------------------------
+log "== P4 classifier training step: $size px, batch $batch, $threads threads"
+declare -A c_s p_s pd_s gflop
+for arch in vgg16 resnet50 densenet121; do
+  reps=3; [ "$arch" = vgg16 ] && reps=2
+  c=$("$build/benchmarks/classifier_step/bench_classifier_step" "$arch" "$size" "$batch" "$threads" "$reps")
+  p=$("${best[@]}" $py "$here/classifier_step/classifier_step_reference.py" "$arch" "$size" "$batch" "$threads" "$reps")
+  log "  $c"; log "  $p (best settings)"
+  c_s[$arch]=$(echo "$c" | sed -n 's/.*median \([0-9.]*\) s.*/\1/p')
+  p_s[$arch]=$(echo "$p" | sed -n 's/.*median \([0-9.]*\) s.*/\1/p')
+  gflop[$arch]=$(echo "$p" | sed -n 's/.*forward GFLOP \([0-9.]*\).*/\1/p')
+done
+p=$($py "$here/classifier_step/classifier_step_reference.py" resnet50 "$size" "$batch" 0 2)
+log "  $p (Python defaults: no tcmalloc, PyTorch's thread count)"
+pd_s[resnet50]=$(echo "$p" | sed -n 's/.*median \([0-9.]*\) s.*/\1/p')
+
+# ---- P1: CycleGAN training from files, end to end ----------------------------------------
+log "== P1 CycleGAN training end to end, cpu-small preset, $steps steps"
+gan_sets=(--set gan.epochs=2 --set gan.decay_epochs=1 --set "gan.steps_per_epoch=$((steps / 2))"
+  --set gan.checkpoint_every=50 --set gan.sample_every=50)
+"$cli" prepare --config "$root/configs/cpu-small.json" --run-dir "$tmp/run" -q > "$tmp/prepare.log" 2>&1
+a=$(secs)
+"$cli" train-gan --config "$root/configs/cpu-small.json" --run-dir "$tmp/run" --task normal-vs-covid \
+  --threads "$threads" "${gan_sets[@]}" -q > "$tmp/train-gan.log" 2>&1
+c_gan=$(calc "$(secs) - $a")
+py_sets=()
+for ((i = 1; i < ${#gan_sets[@]}; i += 2)); do py_sets+=("${gan_sets[i]}"); done
+a=$(secs)
+pg=$("${best[@]}" $py "$here/gan_train/gan_train_reference.py" "$tmp/run" "$tmp/py-gan" normal-vs-covid \
+  "$root/configs/cpu-small.json" "$threads" "${py_sets[@]}")
+p_gan=$(calc "$(secs) - $a")
+a=$(secs)
+pgd=$($py "$here/gan_train/gan_train_reference.py" "$tmp/run" "$tmp/py-gan-d" normal-vs-covid \
+  "$root/configs/cpu-small.json" 0 "${py_sets[@]}")
+pd_gan=$(calc "$(secs) - $a")
+log "  cxrsynth train-gan: $(printf %.2f "$c_gan") s wall"
+log "  $pg; $(printf %.2f "$p_gan") s wall (best settings)"
+log "  $pgd; $(printf %.2f "$pd_gan") s wall (Python defaults)"
+
+# ---- CycleGAN step (benchmarks/gan_step, when present) -----------------------------------
+if [ -x "$here/gan_step/run.sh" ]; then
+  log "== CycleGAN training step (benchmarks/gan_step)"
+  "$here/gan_step/run.sh" "$build" 2>&1 | tee -a "$tmp/log" | grep '^GAN-STEP' > "$tmp/gan_step" || true
+fi
+
+# ---- P2: synthesis ----------------------------------------------------------------------
+log "== P2 synthesis: cxrsynth bf16 (where the CPU has it) vs Python fp32"
+prec=fp32
+grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo && prec=bf16
+"${best[@]}" "$here/synth/run.sh" "$build" 256 32 8 unet 32 "$prec" 2 "$threads" | tee "$tmp/synth" | tee -a "$tmp/log"
+p2=$(sed -n 's/.*end-to-end \([0-9.]*\)x.*/\1/p' "$tmp/synth")
+
+# ---- P3: prepare ------------------------------------------------------------------------
+log "== P3 prepare: cxrsynth vs pydicom + Pillow"
+"$here/prepare/run.sh" "$build" "$root/../shared/data" 256 3 | tee "$tmp/prepare" | tee -a "$tmp/log"
+p3=$(sed -n 's/.*throughput: \([0-9.]*\)x.*/\1/p' "$tmp/prepare" | sort -g | head -1)
+
+# ---- P5: demo ---------------------------------------------------------------------------
+p5_line="P5 demo: skipped (--quick; see BENCHMARKS.md for the last measurement)"
+if [ $quick = 0 ]; then
+  log "== P5 demo (peak memory = sum of the RSS of all demo processes, sampled every 0.2 s)"
+  a=$(secs)
+  $py "$here/peak_rss.py" "$tmp/demo.rss" "$cli" demo --run-dir "$tmp/demo" --threads "$threads" -q \
+    > "$tmp/demo.log" 2>&1 || { tail -20 "$tmp/demo.log"; echo "demo failed"; }
+  d=$(calc "$(secs) - $a")
+  rss=$(cat "$tmp/demo.rss")
+  met=$(calc "$d <= 300 && $rss <= 4096")
+  p5_line=$(printf "P5 demo: %.0f s, peak RSS %.0f MiB (target <= 300 s, <= 4096 MiB): %s" "$d" "$rss" \
+    "$([ "$met" = 1 ] && echo met || echo NOT met)")
+fi
+
+# ---- table ------------------------------------------------------------------------------
+verdict() { [ "$(calc "$1")" = 1 ] && echo met || echo "NOT met"; }
+{
+  echo "cxrsynth benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  sed -n 's/^/machine: /p' "$tmp/peak" | grep -v '^machine: peak'
+  echo "machine: $envnote"
+  echo "peak: $peak GFLOP/s fp32 ($threads threads, FMA micro-benchmark)"
+  r1=$(calc "$c_gan / $p_gan")
+  printf "P1 CycleGAN training end to end (cpu-small, %d steps): cxrsynth %.1f s, Python %.1f s (defaults %.1f s): ratio %.2f (target <= 0.8): %s\n" \
+    "$steps" "$c_gan" "$p_gan" "$pd_gan" "$r1" "$(verdict "$r1 <= 0.8")"
+  printf "P2 synthesis end to end (U-Net 32 filters, 256 px, batch 8, cxrsynth %s vs Python fp32): %.2fx (target >= 1.8x): %s\n" \
+    "$prec" "${p2:-0}" "$(verdict "${p2:-0} >= 1.8")"
+  printf "P3 prepare throughput vs pydicom + Pillow (lowest of RSNA / NIH / Cohen): %.2fx (target >= 3x): %s\n" \
+    "${p3:-0}" "$(verdict "${p3:-0} >= 3")"
+  for arch in resnet50 densenet121 vgg16; do
+    g=$(calc "3 * ${gflop[$arch]} / ${c_s[$arch]}")
+    share=$(calc "100 * $g / $peak")
+    target=""; [ $arch = resnet50 ] && target=65; [ $arch = densenet121 ] && target=55
+    tgt_text="no target"; [ -n "$target" ] && tgt_text="target >= $target%: $(verdict "$share >= $target")"
+    printf "P4 %s training step (%d px, batch %d): cxrsynth %.3f s, Python %.3f s, ratio %.2f, %.0f GFLOP/s, %.0f%% of peak (%s)\n" \
+      "$arch" "$size" "$batch" "${c_s[$arch]}" "${p_s[$arch]}" "$(calc "${c_s[$arch]} / ${p_s[$arch]}")" \
+      "$g" "$share" "$tgt_text"
+  done
+  printf "P4 note: Python resnet50 at its defaults %.3f s; GFLOP/s = 3 x forward FLOP of convolutions and linear layers / step time\n" "${pd_s[resnet50]}"
+  echo "$p5_line"
+  [ -s "$tmp/gan_step" ] && cat "$tmp/gan_step"
+  printf "total benchmark time: %.0f s\n" "$(calc "$(secs) - $T0")"
+} > "$tmp/table"
+echo
+echo "================================================================================"
+cat "$tmp/table"
+{ cat "$tmp/table"; echo; echo "---- log"; cat "$tmp/log"; } > "$out"
+echo "(written to $out)"
