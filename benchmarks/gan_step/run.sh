@@ -9,7 +9,8 @@
 #   ARCHS    default "unet resnet": unet = configs/paper.json (authors' U-Net 32 filters +
 #            16x16-patch discriminator 64), resnet = configs/reference.json (ResNet-9 64 filters
 #            + 70x70 PatchGAN 64)
-#   GAN_STEP_REPEAT=N (environment) multiplies the timed steps (default 1).
+#   GAN_STEP_REPEAT=N (environment) multiplies the timed steps (default 1);
+#   GAN_STEP_WARMUP=W, GAN_STEP_STEPS=N set the warm-up and timed steps of every pair.
 # Prints per pair one line
 #   GAN-STEP arch=A preset=P size=S batch=1 threads=T steps=K cxrsynth_s=X python_s=X
 #     ratio=X cxrsynth_gflops=X python_gflops=X gflop_per_step=X
@@ -51,6 +52,8 @@ for arch in $archs; do
       resnet/64) w=2; n=8 ;; resnet/128) w=1; n=4 ;; *) w=1; n=3 ;;
     esac
     n=$((n * repeat))
+    w=${GAN_STEP_WARMUP:-$w}
+    n=${GAN_STEP_STEPS:-$n}
     c=$("$bin" "$root/configs/$preset.json" "$size" 1 "$threads" "$w" "$n")
     fields=$(echo "$c" | sed 's/^cxrsynth: //; s/ threads=.*//')
     # shellcheck disable=SC2086

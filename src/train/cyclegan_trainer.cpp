@@ -21,6 +21,7 @@
 #include "data/image_io.h"
 #include "models/cyclegan/generator_io.h"
 #include "train/checkpoint.h"
+#include "train/cyclegan_step.h"
 #include "train/gan_losses.h"
 #include "train/image_pool.h"
 #include "train/lr_schedule.h"
@@ -82,10 +83,6 @@ std::vector<torch::Tensor> params_of(std::initializer_list<torch::nn::Module*> m
   for (auto* m : modules)
     for (auto& p : m->parameters()) out.push_back(p);
   return out;
-}
-
-void set_requires_grad(torch::nn::Module& m, bool on) {
-  for (auto& p : m.parameters()) p.set_requires_grad(on);
 }
 
 void save_module(StateArchive& a, const std::string& prefix, torch::nn::Module& m) {
@@ -347,34 +344,13 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
       last[name] = v;
     };
 
-    // Generators (discriminators frozen, as in the reference code).
-    set_requires_grad(*nets.d_a, false);
-    set_requires_grad(*nets.d_b, false);
-    opt_g.zero_grad();
-    auto pass = generator_pass(nets, batch.real_a, batch.real_b, o);
-    check_finite("g_adv_a", pass.g_adv_a);
-    check_finite("g_adv_b", pass.g_adv_b);
-    check_finite("cycle_a", pass.cycle_a);
-    check_finite("cycle_b", pass.cycle_b);
-    check_finite("idt_a", pass.idt_a);
-    check_finite("idt_b", pass.idt_b);
-    check_finite("g_total", pass.g_total);
-    pass.g_total.backward();
-    opt_g.step();
-
-    // Discriminators, on pooled fakes; loss halved (both codes).
-    set_requires_grad(*nets.d_a, true);
-    set_requires_grad(*nets.d_b, true);
-    opt_d.zero_grad();
-    Rng pool_rng(derive_seed(run.seed, fmt::format("gan/{}/pool/{}", run.task, step)));
-    const auto fake_b = pool_b.query(pass.fake_b.detach(), pool_rng);
-    const auto fake_a = pool_a.query(pass.fake_a.detach(), pool_rng);
-    const auto d_b = discriminator_loss(nets.d_b, batch.real_b, fake_b, o.adv_loss);
-    const auto d_a = discriminator_loss(nets.d_a, batch.real_a, fake_a, o.adv_loss);
-    check_finite("d_a", d_a);
-    check_finite("d_b", d_b);
-    (d_a + d_b).backward();
-    opt_d.step();
+    // One step (train/cyclegan_step.h): generators, then discriminators on pooled fakes; its
+    // generator draws the pools' choices and the wgan-gp interpolation weights.
+    Rng step_rng(derive_seed(run.seed, fmt::format("gan/{}/pool/{}", run.task, step)));
+    StepHooks hooks;
+    hooks.check = check_finite;
+    cyclegan_step(nets, opt_g, opt_d, pool_a, pool_b, batch.real_a, batch.real_b, step_rng, o,
+                  hooks);
 
     const std::int64_t done = step + 1;
     const double secs =
@@ -386,7 +362,8 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
          fmt_value(last["d_a"]), fmt_value(last["d_b"]), fmt::format("{:.3f}", secs)});
     losses.flush();
 
-    if (std::min(last["d_a"], last["d_b"]) < kCollapseLoss) {
+    // A WGAN critic's loss is a signed score difference: near zero says nothing there.
+    if (o.adv_loss != "wgan-gp" && std::min(last["d_a"], last["d_b"]) < kCollapseLoss) {
       if (++collapse_run >= kCollapseSteps && !collapse_warned) {
         const auto w = fmt::format(
             "gan/{}: a discriminator loss stayed below {} for {} steps (at step {}): the "

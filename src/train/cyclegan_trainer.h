@@ -19,9 +19,11 @@
 //                     each checkpoint, so it always matches checkpoint.pt's step.
 //   summary.json      steps, final losses, mean |G_A(a) - a| and |G_B(b) - b| on the fixed
 //                     images (in [0, 1] units), warnings.
+// Each step is train::cyclegan_step (cyclegan_step.h; benchmarks/gan_step times it).
 // Diagnostics: a non-finite loss stops training naming the epoch and step (checkpoint.pt from
 // before stays intact); warnings when a discriminator's loss stays near zero for 100 steps
-// (collapse) or when G_A is still about the identity at the end.
+// (collapse; not with wgan-gp, whose critic loss is a signed score difference) or when G_A is
+// still about the identity at the end.
 #pragma once
 
 #include <cstdint>

@@ -18,9 +18,6 @@ void validate_gan_options(const GanOptions& o) {
   if (o.generator.channels != 1 && o.generator.channels != 3)
     throw UsageError(
         fmt::format("gan.generator.channels: {} (expected 1 or 3)", o.generator.channels));
-  // TEMPORARY until train-gan applies the gradient penalty (cyclegan_step has it).
-  if (o.adv_loss == "wgan-gp")
-    throw UsageError("gan.adv_loss wgan-gp: not yet supported by train-gan (use lsgan or vanilla)");
   if (o.lr_policy == "linear" && (o.decay_epochs < 1 || o.decay_epochs > o.epochs))
     throw UsageError(fmt::format(
         "gan.decay_epochs {}: the linear lr_policy needs 1 <= decay_epochs <= epochs ({})",

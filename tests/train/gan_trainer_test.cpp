@@ -2,6 +2,7 @@
 // options, non-finite losses stopping with the step named and the checkpoint intact.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <limits>
 
@@ -143,4 +144,31 @@ TEST_F(GanTrainer, NonFiniteLossStopsWithStepNamedAndCheckpointIntact) {
     EXPECT_NE(msg.find("(step 5) is intact"), std::string::npos) << msg;
   }
   EXPECT_EQ(read_file(dir / "checkpoint.pt"), before);
+}
+
+// wgan-gp through the trainer: resumes bit for bit (the interpolation weights come from the
+// step's derived generator), and the gradient penalty reaches the discriminators' update (not
+// the generators' first one).
+TEST_F(GanTrainer, WganGpResumesExactlyAndAppliesThePenalty) {
+  auto o = options_;
+  o.adv_loss = "wgan-gp";
+  const auto d = data(o);
+  ct::TempDir full, part, no_gp;
+  train_cyclegan(o, d, run(), full.path());
+  train_cyclegan(o, d, run(false, 7), part.path());
+  train_cyclegan(o, d, run(true), part.path());
+  EXPECT_EQ(read_file(full / "checkpoint.pt"), read_file(part / "checkpoint.pt"));
+  EXPECT_EQ(losses_without_time(full / "losses.csv"), losses_without_time(part / "losses.csv"));
+  const auto with = read_csv(full / "losses.csv");
+  for (std::size_t i = 0; i < with.size(); ++i) {
+    EXPECT_TRUE(std::isfinite(with.get_double(i, "d_a"))) << i;
+    EXPECT_TRUE(std::isfinite(with.get_double(i, "d_b"))) << i;
+  }
+  auto plain = o;
+  plain.lambda_gp = 0;
+  train_cyclegan(plain, d, run(), no_gp.path());
+  const auto without = read_csv(no_gp / "losses.csv");
+  EXPECT_EQ(with.at(0, "g_total"), without.at(0, "g_total"));
+  EXPECT_NE(with.at(0, "d_a"), without.at(0, "d_a"));
+  EXPECT_NE(with.at(0, "d_b"), without.at(0, "d_b"));
 }
