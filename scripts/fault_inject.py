@@ -223,10 +223,15 @@ def kill_points(runner, work, cmd, kills, rng, cache, result):
     print(f"      {cmd}: reference {duration:.1f} s, {len(ref_snap)} files compared", flush=True)
     for k in range(kills):
         d = os.path.join(work, f"{cmd}-kill-{k}")
-        copy_run(base, d)
-        # Skip the first ~0.4 s (process start, LibTorch load) part of the time: no state yet.
-        delay = rng.uniform(0.05, 0.95) * duration
-        killed = runner.run_killed(runner.args(cmd, d), delay)
+        # A run can be faster than the reference (the machine's load changes): when it finished
+        # before its kill, start again from a fresh copy with half the delay (4 tries).
+        fraction = rng.uniform(0.05, 0.95)
+        for attempt in range(4):
+            copy_run(base, d)
+            delay = fraction * duration * 0.5 ** attempt
+            killed = runner.run_killed(runner.args(cmd, d), delay)
+            if killed:
+                break
         resume = st["resume"] if os.path.exists(os.path.join(d, st["outputs"][0])) else []
         if cmd == "train-gan" and not os.path.exists(
                 os.path.join(d, "gan", TASK, "checkpoint.pt")):

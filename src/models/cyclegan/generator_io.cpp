@@ -3,6 +3,7 @@
 #include <torch/serialize.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -15,9 +16,13 @@ constexpr const char* kFormat = "cxrsynth-generator/1";
 
 void save_generator(const std::filesystem::path& dir, Generator& generator,
                     const SavedGeneratorInfo& info) {
-  replace_file_atomic(dir / "generator_ab.pt", [&](const std::filesystem::path& tmp) {
-    torch::save(generator, tmp.string());
-  });
+  // Serialised in memory, not to the temporary file by name: LibTorch prefixes every record
+  // of its zip archive with the file's stem, which would put the temporary name (pid, counter)
+  // into the bytes, and the synthetic manifests record this file's sha256. From a stream the
+  // prefix is always "archive": same weights, same bytes, in any process.
+  std::ostringstream bytes;
+  torch::save(generator, bytes);
+  write_file_atomic(dir / "generator_ab.pt", bytes.str());
   const auto& o = info.options;
   nlohmann::ordered_json j;
   j["format"] = kFormat;
