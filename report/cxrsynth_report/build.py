@@ -1,5 +1,5 @@
 """Assembles the report: sections in paper order, the "Missing inputs" list, the inputs used."""
-from . import doc, figs_data, figs_eval, figs_gan, tables
+from . import doc, figs_audit, figs_data, figs_eval, figs_gan, tables
 from .inputs import TASK_NAMES, Inputs
 
 
@@ -46,6 +46,9 @@ def render(root, outdir):
     figs_eval.umap_section(ctx, umap, runs)
 
     body = [data, fig1, gan, tabs, metrics, conf, roc, hist, umap]
+    audit = doc.Section("Audit of the synthetic sets: memorization, PHI, FID/KID", "audit")
+    if figs_audit.audit_section(ctx, audit):  # only when R/audit exists (cxrsynth audit)
+        body.append(audit)
     for s in body:
         if not s.blocks:
             s.text("Nothing drawn: the inputs are listed under Missing inputs.")

@@ -47,5 +47,6 @@ void add_evaluate_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_experiment_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_audit_command(CLI::App& app);
 
 }  // namespace cxrsynth::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   cxrsynth::cli::add_predict_command(app);
   cxrsynth::cli::add_experiment_command(app);
   cxrsynth::cli::add_demo_command(app);
+  cxrsynth::cli::add_audit_command(app);
 
   try {
     app.parse(argc, argv);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "audit/audit_options.h"
 #include "config/fields.h"
 #include "data/prepare_options.h"
 #include "eval/classifier/evaluate_options.h"
@@ -41,6 +42,7 @@ struct Config {
   train::ClassifierOptions classifier;
   eval::EvaluateOptions evaluate;
   experiment::ExperimentOptions experiment;
+  audit::AuditOptions audit;
 };
 
 template <class V>
@@ -52,6 +54,7 @@ void visit_fields(V& v, Config& c) {
   v.section("classifier", c.classifier);
   v.section("evaluate", c.evaluate);
   v.section("experiment", c.experiment);
+  v.section("audit", c.audit);
 }
 
 }  // namespace cxrsynth
