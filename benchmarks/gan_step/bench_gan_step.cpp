@@ -9,7 +9,8 @@
 // Usage: bench_gan_step PRESET.json SIZE BATCH THREADS WARMUP STEPS [gan.key=value ...]
 // Prints one line:
 //   cxrsynth: g=ARCH/FILTERS/BLOCKS/UPSAMPLE/RESIDUAL d=ARCH/FILTERS/LAYERS c=C loss=L idt=X
-//   gp=X pool=N size=S batch=B threads=T steps=K median_s=X min_s=X gflop_per_step=X
+//   gp=X pool=N size=S batch=B threads=T steps=K median_s=X min_s=X cpu_s=X gflop_per_step=X
+//   (median_s, min_s: wall seconds per step; cpu_s: median process CPU seconds per step)
 // gflop_per_step: 2 x MACs of every convolution / transposed convolution in the forward passes
 // of one step, times 3 for forward + backward (README.md: the convention).
 #include <torch/torch.h>
@@ -19,6 +20,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -127,17 +129,32 @@ int main(int argc, char** argv) {
       const double v = t.item<double>();
       CXRSYNTH_CHECK(std::isfinite(v), "bench_gan_step: loss {} is {}", name, v);
     };
-    std::vector<double> times;
+    // Process CPU time as well as wall time: on a loaded machine the CPU seconds of a
+    // one-thread step stay close to its idle wall time.
+    auto cpu_now = [] {
+      timespec ts{};
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+      return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+    };
+    std::vector<double> times, cpu_times;
     for (int i = 0; i < warmup + steps; ++i) {
       Rng rng(derive_seed(0, "bench/gan_step/" + std::to_string(i)));
       const auto t0 = std::chrono::steady_clock::now();
+      const double c0 = cpu_now();
       train::cyclegan_step(nets, opt_g, opt_d, pool_a, pool_b, real_a, real_b, rng, o, hooks);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (i >= warmup) times.push_back(s);
+      if (i >= warmup) {
+        times.push_back(s);
+        cpu_times.push_back(cpu_now() - c0);
+      }
     }
-    std::sort(times.begin(), times.end());
-    const auto n = times.size();
-    const double median = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+    auto median_of = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      const auto n = v.size();
+      return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    };
+    const double median = median_of(times), median_cpu = median_of(cpu_times);
+    const double fastest = *std::min_element(times.begin(), times.end());
 
     // Forward evaluations per step: G_A(a), G_B(G_A(a)), G_B(b), G_A(G_B(b)) (+ G_A(b), G_B(a)
     // with identity loss); D_B(G_A(a)), D_A(G_B(b)) for the generators; D(real) and D(fake)
@@ -151,10 +168,10 @@ int main(int argc, char** argv) {
     const auto& d = o.discriminator;
     std::printf(
         "cxrsynth: g=%s/%d/%d/%s/%d d=%s/%d/%d c=%d loss=%s idt=%g gp=%g pool=%d size=%d "
-        "batch=%d threads=%d steps=%d median_s=%.4f min_s=%.4f gflop_per_step=%.3f\n",
+        "batch=%d threads=%d steps=%d median_s=%.4f min_s=%.4f cpu_s=%.4f gflop_per_step=%.3f\n",
         g.arch.c_str(), g.filters, g.blocks, g.upsample.c_str(), g.residual ? 1 : 0, d.arch.c_str(),
         d.filters, d.layers, c, o.adv_loss.c_str(), o.lambda_identity, o.lambda_gp, o.pool_size,
-        size, batch, threads, steps, median, times.front(), gflop);
+        size, batch, threads, steps, median, fastest, median_cpu, gflop);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_gan_step: %s\n", e.what());

@@ -10,7 +10,8 @@ finiteness check. Fixed random input batch; data loading is not part of the step
 
 Usage: gan_step_reference.py THREADS WARMUP STEPS g=... d=... c=... loss=... idt=... gp=...
        pool=... size=... batch=...   (the fields bench_gan_step prints)
-Prints "python: ... median_s=X min_s=X gflop_per_step=X" where gflop_per_step is counted with
+Prints "python: ... median_s=X min_s=X cpu_s=X gflop_per_step=X" (wall seconds per step, median
+and minimum; median process CPU seconds per step) where gflop_per_step is counted with
 forward hooks on every Conv2d / ConvTranspose2d (2 x MACs), with the multiplicities of
 README.md; run.sh compares it with cxrsynth's analytic count.
 """
@@ -152,20 +153,21 @@ def main():
         (loss_da + loss_db).backward()
         opt_d.step()
 
-    times = []
+    times, cpu_times = [], []
     for i in range(warmup + steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)
 
     x = torch.zeros(1, c, size, size)
     g_evals = 6 if lam_idt > 0 else 4
     d_evals = 6 + (2 if kind == "wgan-gp" and lam_gp > 0 else 0)
     macs = batch * (g_evals * forward_macs(g_a, x) + d_evals * forward_macs(d_a, x))
-    print("python: torch=%s threads=%d steps=%d median_s=%.4f min_s=%.4f gflop_per_step=%.3f"
-          % (torch.__version__, threads, steps, statistics.median(times), min(times),
-             3 * 2 * macs / 1e9))
+    print("python: torch=%s threads=%d steps=%d median_s=%.4f min_s=%.4f cpu_s=%.4f "
+          "gflop_per_step=%.3f" % (torch.__version__, threads, steps, statistics.median(times),
+                                   min(times), statistics.median(cpu_times), 3 * 2 * macs / 1e9))
 
 
 if __name__ == "__main__":

@@ -14,8 +14,11 @@
 # Prints per pair one line
 #   GAN-STEP arch=A preset=P size=S batch=1 threads=T steps=K cxrsynth_s=X python_s=X
 #     ratio=X cxrsynth_gflops=X python_gflops=X gflop_per_step=X
+#     cxrsynth_cpu_s=X python_cpu_s=X cpu_ratio=X gflop_per_step=X
 # (seconds per step are medians; ratio = cxrsynth_s / python_s, below 1 = cxrsynth faster;
-# GFLOP/s = gflop_per_step / seconds, the same analytic count for both sides, README.md).
+# GFLOP/s = gflop_per_step / seconds, the same analytic count for both sides, README.md;
+# *_cpu_s: process CPU seconds per step, which for THREADS=1 stay close to the idle wall time
+# on a loaded machine; with more threads they include OpenMP spinning).
 set -eu
 build=${1:?usage: run.sh BUILD_DIR [THREADS] [SIZES] [ARCHS]}
 threads=${2:-$(nproc)}
@@ -71,6 +74,9 @@ for arch in $archs; do
         printf "GAN-STEP arch=%s preset=%s size=%s batch=1 threads=%s steps=%s cxrsynth_s=%s python_s=%s ", arch, preset, size, threads, n, cs, ps;
         if (ps == "NA") printf "ratio=NA cxrsynth_gflops=%.1f python_gflops=NA", gf / cs;
         else printf "ratio=%.3f cxrsynth_gflops=%.1f python_gflops=%.1f", cs / ps, gf / cs, gf / ps;
+        cc = get($1, "cpu_s"); pc = (ps == "NA") ? "NA" : get($2, "cpu_s");
+        if (pc == "NA") printf " cxrsynth_cpu_s=%s python_cpu_s=NA cpu_ratio=NA", cc;
+        else printf " cxrsynth_cpu_s=%s python_cpu_s=%s cpu_ratio=%.3f", cc, pc, cc / pc;
         printf " gflop_per_step=%s\n", gf }'
   done
 done
