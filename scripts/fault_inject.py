@@ -299,7 +299,8 @@ def disk_full(runner, work, cmd, cache, refs, result):
                  if TMP_FILE.search(f) and f not in tmp_before]
     ok = rc not in (0, -signal.SIGXFSZ) and names_file and says_why and after == before and \
         not leftovers
-    first = next((ln for ln in out.splitlines() if "rror" in ln or "too large" in ln), out[-300:])
+    first = " | ".join(ln.strip() for ln in out.splitlines()
+                       if "rror" in ln or "too large" in ln) or out[-300:]
     result.add(ok, f"{cmd}: full disk (file-size limit {limit} B) -> clear error, "
                f"checkpoint intact",
                f"exit {rc}; checkpoint {'intact' if after == before else 'CHANGED'}; "
