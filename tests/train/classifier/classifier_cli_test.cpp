@@ -75,5 +75,52 @@ TEST(ClassifierCli, TrainEvaluatePredict) {
   EXPECT_LE(d.get_double(0, "p_covid"), 1.0);
 }
 
+TEST(ClassifierCli, BaggingTreesTrainEvaluatePredictAndConfig) {
+  TempDir tmp;
+  const RunDir run(tmp / "run");
+  write_phantom_run(run, {{"train", 8}, {"val", 2}, {"test", 4}}, 32, 0.15, 0.3);
+  testing::write_text(tmp / "tiny.json", R"({
+  "classifier": {
+    "model": {"densenet_growth_rate": 4, "densenet_block_config": [2, 2],
+              "densenet_init_features": 8, "densenet_bn_size": 2},
+    "bgt": {"trees": 7}
+  },
+  "evaluate": {"bootstrap_draws": 20}
+})");
+  const std::string common = "--run-dir " + run.root().string() + " --config " +
+                             (tmp / "tiny.json").string() + " --task normal-vs-covid";
+  auto r = run_cli("train-classifier " + common + " --arch densenet-bgt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("RANDOMLY initialised"), std::string::npos) << r.output;
+  const auto dir = run.root() / "classifiers/normal-vs-covid/real/densenet-bgt";
+  ASSERT_TRUE(fs::exists(dir / "bgt.json")) << r.output;
+
+  r = run_cli("evaluate " + common + " --arch densenet-bgt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto out = run.root() / "eval/normal-vs-covid/real/densenet-bgt";
+  const auto predictions = read_csv(out / "predictions.csv");
+  EXPECT_EQ(predictions.size(), 8u);
+  EXPECT_EQ(read_csv(out / "features.csv").header().size(), 5u + 16u);
+
+  const auto png = run.data_dir() / "images" / (predictions.at(0, "id") + ".png");
+  r = run_cli("predict --checkpoint " + dir.string() + " " + png.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto printed = parse_csv(r.output.substr(r.output.find("file,p_covid")), "stdout");
+  ASSERT_EQ(printed.size(), 1u);
+  EXPECT_NEAR(printed.get_double(0, "p_covid"), predictions.get_double(0, "p_covid"), 1e-6);
+
+  // A corrupted ensemble: evaluate fails naming the file.
+  auto trees = read_file(dir / "trees.yml");
+  trees[trees.size() / 2] ^= 1;
+  write_file_atomic(dir / "trees.yml", trees);
+  r = run_cli("evaluate " + common + " --arch densenet-bgt");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("trees.yml is corrupted"), std::string::npos) << r.output;
+
+  // The config section is documented and strict.
+  r = run_cli("train-classifier " + common + " --arch densenet-bgt --set classifier.bgt.trees=0");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+}
+
 }  // namespace
 }  // namespace cxrsynth::train
