@@ -221,7 +221,19 @@ def umap_section(ctx, sec, runs):
                 f"Fig. 8 for {base}: drawn for {group[0].name} only, the first of {len(group)} "
                 f"seed directories ({', '.join(g.config for g in group)})."
             )
-    for r in [g[0] for g in by_base.values()]:
+    firsts = [g[0] for g in by_base.values()]
+    drawn = []
+    for (task, arch), rs in _groups(firsts).items():
+        rs = sorted(rs, key=lambda r: _fig8_rank(r))
+        drawn += rs[:FIG8_PER_MODEL]
+        if len(rs) > FIG8_PER_MODEL:
+            label = " ".join(x for x in (task, arch) if x)
+            sec.text(
+                f"Fig. 8 ({label}) is drawn for {', '.join(r.config for r in rs[:FIG8_PER_MODEL])} only "
+                f"(each UMAP fit costs seconds); features.csv of {', '.join(r.config for r in rs[FIG8_PER_MODEL:])} "
+                "can be drawn the same way."
+            )
+    for r in drawn:
         panel = f"Fig. 8 UMAP ({r.name})"
         rel = f"{r.dir}/features.csv"
         rows = ctx.inputs.csv(rel, panel)
@@ -271,6 +283,20 @@ def umap_section(ctx, sec, runs):
             f"the {len(fcols)}-d global-average-pooled features in {rel}; at most {UMAP_PER_GROUP} "
             "per group, drawn with a fixed seed.",
         )
+
+
+# At most this many Fig. 8 panels per task and model, in this order of preference: the real
+# training set, the task's own synthetic configuration, both synthetic sets, then the rest.
+FIG8_PER_MODEL = 2
+FIG8_PREFERENCE = ["real", "real+gnc", "real+gpc", "real+gnc+gpc", "synthetic-only"]
+
+
+def _fig8_rank(r):
+    base = r.config.split("/seed-")[0]
+    own = {"normal-vs-covid": "real+gnc", "pneumonia-vs-covid": "real+gpc"}.get(r.task)
+    if base in ("real+gnc", "real+gpc") and base != own:
+        return (len(FIG8_PREFERENCE), r.config)
+    return (FIG8_PREFERENCE.index(base) if base in FIG8_PREFERENCE else len(FIG8_PREFERENCE), r.config)
 
 
 SYNTHETIC_GROUPS = {"normal-vs-covid": "G_NC", "pneumonia-vs-covid": "G_PC"}

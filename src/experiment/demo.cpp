@@ -15,6 +15,7 @@
 #include "data/image_io.h"
 #include "data/manifest.h"
 #include "data/phantom.h"
+#include "experiment/experiment_internal.h"
 
 namespace cxrsynth::experiment {
 namespace {
@@ -70,7 +71,78 @@ std::string judge(const CellResult& syn, const CellResult* real, const CellResul
   return s;
 }
 
+// Mean image of the training-split images labelled `label`, at `size` (empty when none).
+cv::Mat train_mean(const std::vector<data::ManifestRow>& rows, const RunDir& run_dir,
+                   const std::string& label, cv::Size size) {
+  cv::Mat sum = cv::Mat::zeros(size, CV_64F);
+  int n = 0;
+  for (const auto& r : rows) {
+    if (r.split != "train" || r.label != label) continue;
+    cv::Mat img = data::load_image_unit(data::image_path(run_dir.data_dir(), r));
+    img.convertTo(img, CV_64F);
+    if (img.size() != size) cv::resize(img, img, size, 0, 0, cv::INTER_AREA);
+    sum += img;
+    ++n;
+  }
+  if (n == 0) return {};
+  return sum / n;
+}
+
+// <edit, direction> / <direction, direction>; NaN for an empty or zero direction.
+double along(const cv::Mat& edit, const cv::Mat& direction) {
+  if (direction.empty()) return std::nan("");
+  const double dd = direction.dot(direction);
+  return dd > 0 ? edit.dot(direction) / dd : std::nan("");
+}
+
+// True when the task's own synthetic configuration raised sensitivity with intervals apart from
+// Real's AND raised balanced accuracy (not just calling everything COVID-19).
+bool clear_gain(const std::vector<CellResult>& cells, const std::string& task) {
+  const std::string own = task == "normal-vs-covid" ? "real+gnc" : "real+gpc";
+  for (const auto& c : cells) {
+    if (c.task != task || c.config != own) continue;
+    const auto* real = find_cell(cells, task, "real", c.arch, c.seed);
+    if (real == nullptr) return true;  // nothing to compare with: no claim either way
+    if (!(c.sensitivity.lo > real->sensitivity.hi &&
+          c.balanced_accuracy.value > real->balanced_accuracy.value))
+      return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+std::string explain_absent_effects(const std::vector<CellResult>& cells,
+                                   const std::vector<TranslationCheck>& checks) {
+  std::string out;
+  for (const auto& c : checks) {
+    if (clear_gain(cells, c.task)) continue;
+    const char* set = c.task == "normal-vs-covid" ? "G_NC" : "G_PC";
+    if (!c.changed) {
+      out += fmt::format(
+          "Why no gain ({}): the generator barely changed its inputs, so {} holds near-copies "
+          "of the source images (docs/DEMO.md).\n",
+          c.task, set);
+    } else if (c.lesions_added < kMinLesionsAdded) {
+      out += fmt::format(
+          "Why no gain ({}): {} added only {:.0f}% of the real COVID-19 lesion pattern{}; a "
+          "classifier trained on it learns what the generator changed, not COVID-19 "
+          "(docs/DEMO.md).\n",
+          c.task, set, 100 * c.lesions_added,
+          c.task == "normal-vs-covid"
+              ? std::string()
+              : fmt::format(" while removing {:.0f}% of the pneumonia consolidation",
+                            100 * c.consolidation_removed));
+    } else {
+      out += fmt::format(
+          "Why no gain ({}): {} moved the images {:.0f}% of the way to COVID-19, yet the "
+          "classifier did not gain separably at this test size; see the intervals and "
+          "docs/DEMO.md.\n",
+          c.task, set, 100 * c.towards_covid);
+    }
+  }
+  return out;
+}
 
 TranslationCheck check_translation(const RunDir& run_dir, const std::string& task,
                                    const Config& config, int max_images) {
@@ -79,8 +151,9 @@ TranslationCheck check_translation(const RunDir& run_dir, const std::string& tas
   const auto dir = run_dir.synthetic_dir(task);
   const auto table = read_csv(dir / "manifest.csv");
   table.require_columns({"source_id", "path"});
+  const auto rows = data::read_manifest(run_dir.manifest());
   std::map<std::string, data::ManifestRow> by_id;
-  for (auto& r : data::read_manifest(run_dir.manifest())) by_id[r.id] = r;
+  for (const auto& r : rows) by_id[r.id] = r;
   const auto summary = data::phantom_score_summary(
       config.data.phantom, static_cast<std::uint64_t>(config.run.seed), 60, true);
   const bool from_normal = task == "normal-vs-covid";
@@ -89,6 +162,7 @@ TranslationCheck check_translation(const RunDir& run_dir, const std::string& tas
 
   const std::size_t n = std::min<std::size_t>(table.size(), static_cast<std::size_t>(max_images));
   double inside = 0, outside = 0, score_src = 0, score_out = 0;
+  cv::Mat edit_sum;  // sum of G(x) - x over the measured images (CV_64F)
   for (std::size_t k = 0; k < n; ++k) {
     // Spread the measured images over the whole set.
     const std::size_t i = k * table.size() / n;
@@ -109,6 +183,10 @@ TranslationCheck check_translation(const RunDir& run_dir, const std::string& tas
       ++out.mask_failures;
       continue;
     }
+    cv::Mat edit;
+    cv::subtract(syn, src, edit, cv::noArray(), CV_64F);
+    if (edit_sum.empty()) edit_sum = cv::Mat::zeros(edit.size(), CV_64F);
+    edit_sum += edit;
     cv::Mat diff;
     cv::absdiff(syn, src, diff);
     cv::Mat not_mask = mask == 0;
@@ -128,10 +206,22 @@ TranslationCheck check_translation(const RunDir& run_dir, const std::string& tas
   out.mean_outside_edit = outside / out.images;
   out.score_progress = span != 0 ? (score_out - score_src) / out.images / span : 0.0;
   out.changed = out.mean_lung_edit >= kMinLungEdit;
+  const cv::Mat mean_edit = edit_sum / out.images;
+  const auto size = mean_edit.size();
+  const cv::Mat normal = train_mean(rows, run_dir, "normal", size);
+  const cv::Mat covid = train_mean(rows, run_dir, "covid", size);
+  const cv::Mat pneumonia = train_mean(rows, run_dir, "pneumonia", size);
+  const cv::Mat& source = from_normal ? normal : pneumonia;
+  const auto diff = [](const cv::Mat& a, const cv::Mat& b) {
+    return a.empty() || b.empty() ? cv::Mat() : cv::Mat(a - b);
+  };
+  out.towards_covid = along(mean_edit, diff(covid, source));
+  out.lesions_added = along(mean_edit, diff(covid, normal));
+  out.consolidation_removed = from_normal ? 0.0 : along(mean_edit, diff(normal, pneumonia));
   return out;
 }
 
-DemoResult run_demo(const Config& config, const RunDir& run_dir) {
+DemoResult run_demo(const Config& config, const RunDir& run_dir, const GanTrainer& train_gans) {
   const auto& d = config.data;
   if (!d.phantom.enabled) {
     throw UsageError(
@@ -139,6 +229,18 @@ DemoResult run_demo(const Config& config, const RunDir& run_dir) {
         "(configs/demo.json). Use `cxrsynth experiment` for real data");
   }
   DemoResult result;
+  if (train_gans) {
+    run_dir.create();
+    detail::ensure_prepared(config, run_dir);
+    std::vector<std::string> lacking;
+    for (const auto& task : detail::synthetic_tasks_needed(config.experiment)) {
+      const auto gan = run_dir.gan_dir(task);
+      const bool gan_done = fs::exists(gan / "summary.json") && fs::exists(gan / "generator_ab.pt");
+      if (!gan_done && !fs::exists(run_dir.synthetic_dir(task) / "manifest.csv"))
+        lacking.push_back(task);
+    }
+    if (!lacking.empty()) train_gans(lacking);
+  }
   result.experiment = run_experiment(config.experiment, config, run_dir);
 
   std::string s = "# Demo verdict (phantom data)\n\n";
@@ -155,6 +257,13 @@ DemoResult run_demo(const Config& config, const RunDir& run_dir) {
         c.mean_outside_edit, 100 * c.score_progress,
         c.mask_failures ? fmt::format(" ({} sources without lung fields skipped)", c.mask_failures)
                         : "");
+    s += fmt::format(
+        "  mean edit along the real training images' mean differences: towards COVID-19 {:.0f}%, "
+        "COVID-19 lesions added {:.0f}%{}\n",
+        100 * c.towards_covid, 100 * c.lesions_added,
+        task == "normal-vs-covid"
+            ? std::string()
+            : fmt::format(", consolidation removed {:.0f}%", 100 * c.consolidation_removed));
     if (!c.changed) {
       const auto w = fmt::format(
           "WARNING: the {} generator barely changed its inputs (mean lung edit {:.4f} < {}): "
@@ -179,6 +288,10 @@ DemoResult run_demo(const Config& config, const RunDir& run_dir) {
     s += judge(c, find_cell(cells, c.task, "real", c.arch, c.seed),
                find_cell(cells, c.task, "real-oversampled", c.arch, c.seed),
                find_cell(cells, c.task, "real-weighted", c.arch, c.seed));
+  }
+  const auto why = explain_absent_effects(result.experiment.cells, result.checks);
+  if (!why.empty()) {
+    s += "\n## Why no gain\n\n" + why;
   }
   s += "\nThese are one small classifier and one seed on procedural phantoms: a demonstration of "
        "the pipeline and of how to read the tables, not evidence about real chest X-rays.\n";

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,11 @@ struct TranslationCheck {
   // as the phantom COVID-19 class mean (data::phantom_score_summary, estimated masks).
   double score_progress = 0;
   bool changed = false;  // mean_lung_edit >= kMinLungEdit
+  // Mask-free: the mean edit G(x) - x projected on mean-image differences of the real TRAIN
+  // images (1 = the whole difference): towards COVID-19 (mean covid - mean source class),
+  // COVID-19 lesions added (mean covid - mean normal) and, from pneumonia, consolidation
+  // removed (mean normal - mean pneumonia). NaN when a class has no training image.
+  double towards_covid = 0, lesions_added = 0, consolidation_removed = 0;
 };
 
 // Below this mean lung edit the "synthetic" positives are copies of their sources.
@@ -36,15 +42,30 @@ inline constexpr double kMinLungEdit = 0.004;
 TranslationCheck check_translation(const RunDir& run_dir, const std::string& task,
                                    const Config& config, int max_images = 200);
 
+// Below this share of the real COVID-19 lesion pattern (TranslationCheck::lesions_added) a
+// synthetic set is too weak to teach COVID-19 (measured on the phantoms: docs/DEMO.md).
+inline constexpr double kMinLesionsAdded = 0.25;
+
+// One line per task whose own synthetic configuration gave no clear gain (sensitivity intervals
+// apart from Real's with higher balanced accuracy), saying what the measurements point to;
+// empty when every task gained.
+std::string explain_absent_effects(const std::vector<CellResult>& cells,
+                                   const std::vector<TranslationCheck>& checks);
+
 struct DemoResult {
   ExperimentResult experiment;
   std::vector<TranslationCheck> checks;
   std::string summary;  // the verdict text printed and written to R/demo/summary.md
 };
 
-// Runs the grid (run_experiment with config.experiment), the translation checks and the
-// verdict; writes R/demo/summary.md and prints the tables and the verdict. Throws UsageError
-// unless the data come from the phantom source only.
-DemoResult run_demo(const Config& config, const RunDir& run_dir);
+// Trains the CycleGANs of `tasks` (each lacking R/gan/<task>/generator_ab.pt) into the run
+// directory, e.g. side by side in child processes (cmd_demo.cpp).
+using GanTrainer = std::function<void(const std::vector<std::string>& tasks)>;
+
+// Prepares the data, has `train_gans` (when given) train the CycleGANs the grid still lacks,
+// runs the grid (run_experiment with config.experiment; it trains any CycleGAN still missing
+// itself), the translation checks and the verdict; writes R/demo/summary.md and prints the
+// tables and the verdict. Throws UsageError unless the data come from the phantom source only.
+DemoResult run_demo(const Config& config, const RunDir& run_dir, const GanTrainer& train_gans = {});
 
 }  // namespace cxrsynth::experiment

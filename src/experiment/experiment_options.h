@@ -23,6 +23,10 @@ struct ExperimentOptions {
   std::vector<std::string> models = {"vgg16", "resnet50", "densenet121"};
   // Classifier seeds; each cell's training seed is derive_seed(run.seed, "experiment/seed/<s>").
   std::vector<std::int64_t> seeds = {0};
+  // Images per synthetic set (G_NC, G_PC) whose pooled features each evaluation appends to
+  // features.csv, so Fig. 8 shows Normal, COVID-19, G_NC and G_PC. Source: paper sec. 4 (180
+  // images per group in its UMAP).
+  int feature_synthetic = 180;
   bool print = true;  // print the tables to stdout at the end. Source: ours
 };
 
@@ -55,6 +59,12 @@ void visit_fields(V& v, ExperimentOptions& o) {
   v.field(
       "seeds", o.seeds,
       Doc("Classifier seeds: each (task, configuration, model) is trained once per seed", "ours"));
+  v.field("feature_synthetic", o.feature_synthetic,
+          Doc("Images of each synthetic set (G_NC, G_PC; spread evenly over the set) whose "
+              "pooled features are appended to every cell's features.csv (origin "
+              "synthetic:<task>) for Fig. 8; 0 = none. Needs evaluate.features",
+              "paper sec. 4 (180 images per group in Fig. 8)")
+              .range(0, 100000));
   v.field("print", o.print, Doc("Print the tables to stdout when the grid is done", "ours"));
 }
 

@@ -7,17 +7,20 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 #include <string>
 
 #include "config/config.h"
 #include "core/atomic_file.h"
 #include "core/csv.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "data/manifest.h"
 #include "data/prepare.h"
 #include "experiment/experiment.h"
 #include "support/temp_dir.h"
 #include "synth/engine.h"
+#include "train/cyclegan_trainer.h"
 
 namespace cxrsynth {
 namespace {
@@ -182,6 +185,78 @@ TEST(Experiment, RefusesSyntheticImagesMadeFromTestSplitSources) {
       EXPECT_NE(what.find("TRAIN-split"), std::string::npos) << what;
     }
   }
+}
+
+// Fig. 8 needs G_NC and G_PC beside the real test images: every cell's features.csv carries
+// experiment.feature_synthetic images of each synthetic set (origin synthetic:<task>).
+TEST(Experiment, FeaturesCsvCarriesBothSyntheticGroups) {
+  TempDir tmp;
+  const RunDir run(tmp / "run");
+  Config cfg = tiny_config();
+  cfg.evaluate.features = true;
+  cfg.experiment.tasks = {"normal-vs-covid"};
+  cfg.experiment.configs = {"real", "real+gnc+gpc"};
+  cfg.experiment.feature_synthetic = 5;
+  experiment::run_experiment(cfg.experiment, cfg, run);
+  for (const auto* cell : {"real", "real+gnc+gpc"}) {
+    SCOPED_TRACE(cell);
+    const auto t =
+        read_csv(run.root() / "eval" / "normal-vs-covid" / cell / "densenet" / "features.csv");
+    t.require_columns({"id", "label", "split", "origin", "f0"});
+    std::map<std::string, int> by_origin;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      ++by_origin[t.at(i, "origin")];
+      if (t.at(i, "origin") != "real") {
+        EXPECT_EQ(t.at(i, "split"), "extra");
+        EXPECT_EQ(t.at(i, "label"), "1");
+      } else {
+        EXPECT_EQ(t.at(i, "split"), "test");
+      }
+    }
+    EXPECT_EQ(by_origin["synthetic:normal-vs-covid"], 5);
+    EXPECT_EQ(by_origin["synthetic:pneumonia-vs-covid"], 5);
+    EXPECT_GT(by_origin["real"], 0);
+  }
+}
+
+std::set<std::string> recorded_checkpoints(const RunDir& run, const std::string& task) {
+  const auto t = read_csv(run.synthetic_dir(task) / "manifest.csv");
+  std::set<std::string> out;
+  for (std::size_t i = 0; i < t.size(); ++i) out.insert(t.at(i, "checkpoint_sha256"));
+  return out;
+}
+
+// After the CycleGAN is retrained, the synthetic set of the old generator is re-made and every
+// cell that trained on it is retrained; cells without synthetic images are kept.
+TEST(Experiment, RetrainedGeneratorRemakesSyntheticSetAndItsCells) {
+  TempDir tmp;
+  const RunDir run(tmp / "run");
+  Config cfg = tiny_config();
+  cfg.experiment.tasks = {"normal-vs-covid"};
+  cfg.experiment.configs = {"real", "real+gnc"};
+  const std::string task = "normal-vs-covid";
+  experiment::run_experiment(cfg.experiment, cfg, run);
+  const auto old_images = read_file(run.synthetic_dir(task) / "manifest.csv");
+  const auto generator = run.gan_dir(task) / "generator_ab.pt";
+  EXPECT_EQ(recorded_checkpoints(run, task), std::set<std::string>{sha256_file(generator)});
+
+  // Retrain the generator (another seed: other weights).
+  fs::remove_all(run.gan_dir(task));
+  train::run_train_gan(cfg.gan, task, 99, false, run);
+  const auto new_sha = sha256_file(generator);
+  EXPECT_NE(recorded_checkpoints(run, task), std::set<std::string>{new_sha});
+
+  const auto again = experiment::run_experiment(cfg.experiment, cfg, run);
+  EXPECT_EQ(recorded_checkpoints(run, task), std::set<std::string>{new_sha});
+  EXPECT_NE(read_file(run.synthetic_dir(task) / "manifest.csv"), old_images);
+  ASSERT_EQ(again.cells.size(), 2u);
+  for (const auto& c : again.cells) {
+    SCOPED_TRACE(c.config);
+    EXPECT_EQ(c.trained_now, c.config == "real+gnc");
+  }
+  // A third run finds everything current.
+  const auto third = experiment::run_experiment(cfg.experiment, cfg, run);
+  for (const auto& c : third.cells) EXPECT_FALSE(c.trained_now) << c.config;
 }
 
 }  // namespace

@@ -28,24 +28,28 @@ std::vector<Prediction> to_predictions(const std::vector<train::ClassifierSample
   return out;
 }
 
-void write_features_csv(const fs::path& path, const std::vector<train::ClassifierSample>& samples,
-                        const torch::Tensor& features) {
+// Rows of `features` (N x C) for `samples`, tagged with `split`.
+std::string feature_rows(const std::vector<train::ClassifierSample>& samples,
+                         const torch::Tensor& features, const std::string& split) {
   const auto f = features.to(torch::kFloat32).contiguous();
   const auto c = f.size(1);
-  std::string text;
-  std::vector<std::string> header = {"id", "patient_id", "label", "split", "origin"};
-  for (std::int64_t k = 0; k < c; ++k) header.push_back(fmt::format("f{}", k));
-  text += csv_line(header);
   const float* data = f.data_ptr<float>();
+  std::string text;
   for (std::size_t i = 0; i < samples.size(); ++i) {
     std::vector<std::string> row = {samples[i].id, samples[i].patient_id,
-                                    std::to_string(samples[i].label), "test", samples[i].origin};
+                                    std::to_string(samples[i].label), split, samples[i].origin};
     for (std::int64_t k = 0; k < c; ++k) {
       row.push_back(fmt::format("{:.7g}", data[static_cast<std::int64_t>(i) * c + k]));
     }
     text += csv_line(row);
   }
-  write_file_atomic(path, text);
+  return text;
+}
+
+std::string features_header(const torch::Tensor& features) {
+  std::vector<std::string> header = {"id", "patient_id", "label", "split", "origin"};
+  for (std::int64_t k = 0; k < features.size(1); ++k) header.push_back(fmt::format("f{}", k));
+  return csv_line(header);
 }
 
 }  // namespace
@@ -57,7 +61,8 @@ fs::path evaluation_output_dir(const RunDir& run_dir, const std::string& task,
 
 EvaluateResult run_evaluate(const EvaluateOptions& o, const std::string& task,
                             const std::string& train_config, const std::string& arch,
-                            std::uint64_t run_seed, int threads, const RunDir& run_dir) {
+                            std::uint64_t run_seed, int threads, const RunDir& run_dir,
+                            const std::vector<train::ClassifierSample>& feature_extras) {
   const auto& t = data::find_task(task);
   // model.pt, or bgt.json for DenseNet + bagging trees (densenet121-bgt).
   const auto model_file =
@@ -112,7 +117,15 @@ EvaluateResult run_evaluate(const EvaluateOptions& o, const std::string& task,
   const auto out = evaluation_output_dir(run_dir, task, train_config, arch);
   write_predictions_csv(out / "predictions.csv", predictions, o.threshold);
   write_metrics_json(out / "metrics.json", report);
-  if (o.features) write_features_csv(out / "features.csv", data.test, test.features);
+  if (o.features) {
+    std::string text =
+        features_header(test.features) + feature_rows(data.test, test.features, "test");
+    if (!feature_extras.empty()) {
+      const auto extra = run_classifier(model, feature_extras, image_size, o.batch_size, true);
+      text += feature_rows(feature_extras, extra.features, "extra");
+    }
+    write_file_atomic(out / "features.csv", text);
+  }
   nlohmann::json j;
   j["schema"] = "cxrsynth.evaluation/1";
   j["model"] = model_file.string();

@@ -4,7 +4,9 @@
 //   metrics.json     TP FP TN FN, sensitivity ... PR-AUC with patient-level bootstrap
 //                    intervals; optionally a fixed-specificity operating point (threshold from
 //                    the validation split)
-//   features.csv     id, patient_id, label, split, origin, f0..f<C-1>: pooled features
+//   features.csv     id, patient_id, label, split, origin, f0..f<C-1>: pooled features of the
+//                    test images (split "test"), then of `feature_extras` (split "extra", their
+//                    own origin, e.g. synthetic:<task> for the G_NC / G_PC groups of Fig. 8)
 //   evaluation.json  what was evaluated: model, task, config, arch, counts, and whether the
 //                    classifier was validated on the test set (the authors' behaviour)
 #pragma once
@@ -14,6 +16,7 @@
 
 #include "core/run_dir.h"
 #include "eval/classifier/evaluate_options.h"
+#include "train/classifier/classifier_data.h"
 
 namespace cxrsynth::eval {
 
@@ -25,7 +28,8 @@ struct EvaluateResult {
 
 EvaluateResult run_evaluate(const EvaluateOptions& options, const std::string& task,
                             const std::string& train_config, const std::string& arch,
-                            std::uint64_t run_seed, int threads, const RunDir& run_dir);
+                            std::uint64_t run_seed, int threads, const RunDir& run_dir,
+                            const std::vector<train::ClassifierSample>& feature_extras = {});
 
 // R/eval/<task>/<train_config>/<arch>
 std::filesystem::path evaluation_output_dir(const RunDir& run_dir, const std::string& task,
