@@ -29,6 +29,8 @@ def audit_section(ctx, sec):
     fk = first.get("fid_kid") or {}
     if fk.get("feature_space"):
         sec.text("FID/KID feature space: " + fk["feature_space"])
+    if fk.get("reference_note"):
+        sec.text(fk["reference_note"])
     _summary_table(sec, audits)
     for task, a in audits.items():
         for w in a.get("warnings") or []:
@@ -129,7 +131,8 @@ def _fid_kid_figure(ctx, sec, audits):
         path,
         f"FID and KID on the run classifier's pooled features (not Inception; not comparable to "
         f"published FIDs), with {100 * level:.0f}% patient-level bootstrap intervals. The reference "
-        "(real COVID-19 training vs test images) shows what real images of other patients score.",
+        "(real COVID-19 training vs test images) gives a rough scale of what real images of other "
+        "patients score; the classifier was trained on those training images, so it can overstate it.",
     )
 
 
@@ -205,14 +208,14 @@ def _pairs(ctx, sec, task, a):
                              color="#d62728" if flag else "black")
             else:
                 ax.set_title(f"COVID-19 train {who}", fontsize=8)
-    fig.suptitle(f"{task}: the {len(pairs)} synthetic images closest to a COVID-19 training image", fontsize=10)
+    fig.suptitle(f"{task}: flagged pairs first, then the synthetic images closest to a COVID-19 training image", fontsize=10)
     fig.tight_layout()
     path = save(fig, ctx.figdir, slug("audit_pairs", task))
     sec.figure(
         path,
-        f"Closest synthetic / COVID-19-training pairs in pixel space ({task}), left: synthetic, "
-        "right: its nearest COVID-19 training image. FLAGGED pairs fell under the thresholds of "
-        "audit.json's flag rule.",
+        f"Synthetic / nearest COVID-19-training pairs in pixel space ({task}): flagged pairs first "
+        "(FLAGGED: under the thresholds of audit.json's flag rule), then the closest others; left: "
+        "synthetic, right: its nearest COVID-19 training image. Judge by eye whether a pair is a copy.",
     )
 
 

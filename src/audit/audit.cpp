@@ -40,6 +40,12 @@ constexpr const char* kMemorizationNote =
     "real images of distinct patients never are: the generator may be reproducing a training "
     "patient. Flags are candidates for a human look, not proof.";
 
+constexpr const char* kReferenceNote =
+    "Reference: the real COVID-19 training images against the test images. The classifier was "
+    "trained on those training images, so its features of them can be overfit and the reference "
+    "can overstate the distance between real images of different patients; read it as a rough "
+    "scale, not a floor.";
+
 constexpr const char* kFeatureSpaceNote =
     "Pooled features of a chest-X-ray classifier trained in this run, not Inception-v3: FID and "
     "KID here are comparable between runs that use the same classifier, never with published "
@@ -419,10 +425,11 @@ AuditResult run_audit(const AuditOptions& o, const std::string& task, std::uint6
                                        (res.out_dir / "phi.csv").string()));
   }
 
-  // The closest synthetic-to-COVID-19 pairs (pixel space), flagged or not, for the report.
+  // Pairs for a human look: the flagged ones first, then the closest others (pixel space).
   std::vector<std::size_t> order(syn.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    if (flagged[a] != flagged[b]) return static_cast<bool>(flagged[a]);
     return px.target.distance[a] < px.target.distance[b];
   });
   json pairs = json::array();
@@ -484,6 +491,7 @@ AuditResult run_audit(const AuditOptions& o, const std::string& task, std::uint6
               {"notes", phi.notes}};
   if (res.has_fid_kid) {
     j["fid_kid"] = {{"feature_space", kFeatureSpaceNote},
+                    {"reference_note", kReferenceNote},
                     {"synthetic_vs_real_test", fid_kid_json(res.fid_kid)},
                     {"real_train_vs_real_test", fid_kid_json(res.fid_kid_real)}};
   } else {
@@ -524,7 +532,8 @@ std::string format_audit_summary(const AuditResult& r) {
         "published FIDs)\n",
         r.classifier);
     s += line("synthetic vs real COVID-19 test", r.fid_kid);
-    s += line("real COVID-19 train vs test (reference)", r.fid_kid_real);
+    s += line("real COVID-19 train vs test (reference; the classifier saw the train images)",
+              r.fid_kid_real);
   } else {
     s += "  FID/KID: not computed (see warnings)\n";
   }

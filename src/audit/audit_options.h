@@ -18,7 +18,7 @@ struct AuditOptions {
   int small_sample = 50;             // warn below this many images per side. Source: ours
   int fid_pca_dims = 0;              // > 0: FID on this many principal components
   int batch_size = 32;               // classifier inference batch. Source: ours
-  int top_pairs = 12;                // closest pairs listed in audit.json (and the figure)
+  int top_pairs = 12;                // pairs listed in audit.json (flagged first, then closest)
 };
 
 template <class V>
@@ -62,8 +62,8 @@ void visit_fields(V& v, AuditOptions& o) {
   v.field("batch_size", o.batch_size,
           Doc("Images per classifier inference batch", "ours").range(1, 4096));
   v.field("top_pairs", o.top_pairs,
-          Doc("Closest synthetic-to-COVID-19-training pairs listed in audit.json and shown in "
-              "the report",
+          Doc("Synthetic / nearest COVID-19-training pairs listed in audit.json and shown in the "
+              "report: the flagged ones first, then the closest others",
               "ours")
               .range(0, 1000));
 }
