@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -17,13 +18,22 @@ namespace cxrsynth::fuzz {
 
 // A private directory for this process (under /dev/shm when present: no disk traffic).
 inline const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
+  // Never destroyed, so the exit handler below can still read it.
+  static const std::filesystem::path* dir = [] {
     std::string tmpl = std::filesystem::exists("/dev/shm") ? "/dev/shm/cxrsynth-fuzz-XXXXXX"
                                                            : "/tmp/cxrsynth-fuzz-XXXXXX";
     if (!::mkdtemp(tmpl.data())) std::abort();
-    return std::filesystem::path(tmpl);
+    return new std::filesystem::path(tmpl);
   }();
-  return dir;
+  static const bool cleanup = [] {
+    // Removed on a normal exit (libFuzzer's -runs / -max_total_time, the replay driver).
+    return std::atexit([] {
+             std::error_code ignored;
+             std::filesystem::remove_all(*dir, ignored);
+           }) == 0;
+  }();
+  (void)cleanup;
+  return *dir;
 }
 
 // Writes the input to scratch_dir()/name and returns the path.
