@@ -113,7 +113,7 @@ def main():
     o = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in o.items()}
     label_a, label_b = TASKS[task]
     paths = {label_a: [], label_b: []}
-    with open(os.path.join(run_dir, "manifest.csv"), newline="") as f:
+    with open(os.path.join(run_dir, "data", "manifest.csv"), newline="") as f:
         for row in csv.DictReader(f):
             if task in row["gan_tasks"].split(";") and row["split"] == "train":
                 paths[row["label"]].append(os.path.join(run_dir, "data", row["path"]))

@@ -135,6 +135,7 @@ std::string env_or(const char* name, const char* fallback) {
 
 int main(int argc, char** argv) {
   const int default_threads = at::get_num_threads();
+  const int machine_threads = cxrsynth::apply_threads(0);  // what cxrsynth uses by default
   const int threads = cxrsynth::apply_threads(argc > 1 ? std::atoi(argv[1]) : 0);
 
   std::set<std::string> flags;
@@ -149,7 +150,8 @@ int main(int argc, char** argv) {
     if (flags.count(f)) shown += std::string(shown.empty() ? "" : " ") + f;
 
   std::printf("cpu: %s\n", cpuinfo_field("model name").c_str());
-  std::printf("cores available: %u (affinity %d)\n", std::thread::hardware_concurrency(), threads);
+  std::printf("cores: %u online, %d available to this process\n",
+              std::thread::hardware_concurrency(), machine_threads);
   std::printf("flags: %s\n", shown.c_str());
   std::printf("blas: %s%s\n", loaded_library("libblas.so").c_str(),
               cxrsynth::slow_blas_detected() ? " (SLOW reference BLAS)" : "");
@@ -157,7 +159,8 @@ int main(int argc, char** argv) {
   if (auto* core = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename")))
     std::printf("openblas core: %s\n", core());
   std::printf("allocator: %s\n", loaded_library("tcmalloc").c_str());
-  std::printf("threads: LibTorch default %d, cxrsynth default %d\n", default_threads, threads);
+  std::printf("threads: LibTorch default %d, cxrsynth default %d, this benchmark %d\n",
+              default_threads, machine_threads, threads);
   std::printf("env: OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s OMP_NUM_THREADS=%s\n",
               env_or("OPENBLAS_CORETYPE", "(unset)").c_str(),
               env_or("OPENBLAS_L2_SIZE", "(unset)").c_str(),
