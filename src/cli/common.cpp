@@ -4,6 +4,7 @@
 #include "core/atomic_file.h"
 #include "core/log.h"
 #include "core/runtime.h"
+#include "dist/env.h"
 
 namespace cxrsynth::cli {
 
@@ -35,7 +36,7 @@ Config resolve_config(const CommonArgs& args) {
 
 Config begin_stage(const CommonArgs& args, const std::string& stage_name) {
   Config cfg = resolve_config(args);
-  parse_device(cfg.run.device);  // fail early on a bad or unavailable device
+  select_stage_device(cfg.run.device, stage_name);  // fail early on a bad or unavailable device
   const RunDir run_dir(args.run_dir);
   run_dir.create();
   // config.json / config.diff.txt hold the latest stage's configuration; configs/<stage>.*
@@ -44,7 +45,8 @@ Config begin_stage(const CommonArgs& args, const std::string& stage_name) {
   config::write_resolved(cfg, run_dir);
   write_file_atomic(run_dir.root() / "configs" / (stage_name + ".json"), config::to_json(cfg));
   write_file_atomic(run_dir.root() / "configs" / (stage_name + ".diff.txt"), config::diff(cfg));
-  set_log_file(run_dir.log_file());
+  // Data-parallel jobs: rank 0 alone writes the JSON-lines log (every rank prints to stderr).
+  if (dist::dist_env().is_main()) set_log_file(run_dir.log_file());
   log_debug("{} started in {}", stage_name, run_dir.root().string());
   const int threads = apply_threads(cfg.run.threads);
   log_debug("{}: {} thread(s), device {}", stage_name, threads, cfg.run.device);

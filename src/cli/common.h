@@ -48,5 +48,6 @@ void add_predict_command(CLI::App& app);
 void add_experiment_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_audit_command(CLI::App& app);
+void add_launch_command(CLI::App& app);
 
 }  // namespace cxrsynth::cli

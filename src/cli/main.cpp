@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   cxrsynth::cli::add_experiment_command(app);
   cxrsynth::cli::add_demo_command(app);
   cxrsynth::cli::add_audit_command(app);
+  cxrsynth::cli::add_launch_command(app);
 
   try {
     app.parse(argc, argv);

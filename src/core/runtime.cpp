@@ -2,11 +2,15 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <dlfcn.h>
 #include <link.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <regex>
 #include <thread>
 
@@ -33,14 +37,55 @@ c10::Device parse_device(const std::string& spec) {
   std::smatch m;
   std::regex_match(spec, m, device_pattern());
   if (m[1] == "cpu") return c10::Device(c10::kCPU);
-  if (!at::hasCUDA()) {
-    throw Error(
-        fmt::format("device '{}' requested but this build of LibTorch has no usable CUDA "
-                    "(build against an official CUDA LibTorch; see README)",
-                    spec));
+  const auto& cuda = at::detail::getCUDAHooks();
+  if (!cuda.hasCUDART()) {
+    throw Error(fmt::format(
+        "device '{}': this build has no CUDA (it links a CPU-only LibTorch, e.g. "
+        "Debian's libtorch); rebuild against an official CUDA LibTorch with "
+        "-DCMAKE_PREFIX_PATH=/path/to/libtorch (README, GPU builds), or use --device cpu",
+        spec));
   }
-  const int index = m[3].matched ? std::stoi(m[3].str()) : 0;
+  const int gpus = cuda.getNumGPUs();
+  if (gpus == 0) {
+    throw Error(fmt::format(
+        "device '{}': this build has CUDA but no GPU is visible (check nvidia-smi, the driver "
+        "and CUDA_VISIBLE_DEVICES), or use --device cpu",
+        spec));
+  }
+  int index = 0;
+  if (m[3].matched) {
+    index = std::stoi(m[3].str());
+  } else if (const char* local = std::getenv("LOCAL_RANK"); local && std::getenv("WORLD_SIZE")) {
+    // Data-parallel job (cxrsynth launch, torchrun): plain "cuda" = one GPU per local rank.
+    index = std::atoi(local) % gpus;
+  }
+  if (index >= gpus) {
+    throw Error(fmt::format("device '{}': only {} GPU(s) visible (cuda:0 .. cuda:{})", spec, gpus,
+                            gpus - 1));
+  }
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+namespace {
+c10::Device g_compute_device(c10::kCPU);
+}  // namespace
+
+c10::Device compute_device() {
+  return g_compute_device;
+}
+
+c10::Device select_stage_device(const std::string& spec, const std::string& stage) {
+  const c10::Device device = parse_device(spec);
+  static const char* const kCudaStages[] = {"train-gan", "train-classifier"};
+  const bool supported =
+      std::find(std::begin(kCudaStages), std::end(kCudaStages), stage) != std::end(kCudaStages);
+  if (device.is_cuda() && !supported)
+    throw UsageError(fmt::format(
+        "--device {}: the {} stage runs on the CPU only in this version (CUDA: train-gan, "
+        "train-classifier); use --device cpu",
+        spec, stage));
+  g_compute_device = device;
+  return device;
 }
 
 int apply_threads(int threads) {

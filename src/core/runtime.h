@@ -12,8 +12,19 @@ namespace cxrsynth {
 void validate_device_spec(const std::string& spec);
 
 // Parses "cpu", "cuda", "cuda:N"; throws UsageError otherwise, and Error when CUDA is asked
-// for but this LibTorch build or machine has none.
+// for and this build has no CUDA ("this build has no CUDA"), no GPU is visible ("no GPU"), or
+// N is out of range. Plain "cuda" in a data-parallel job (LOCAL_RANK and WORLD_SIZE set) is
+// cuda:LOCAL_RANK, one GPU per local process.
 c10::Device parse_device(const std::string& spec);
+
+// The device the stages compute on: CPU unless the CLI selected another for a stage that
+// supports it (select_stage_device). Trainers move their networks and batches there.
+c10::Device compute_device();
+
+// parse_device(spec) for `stage`, made the process's compute_device(). Stages that place
+// their tensors on compute_device() are train-gan and train-classifier; the others run on the
+// CPU and refuse a CUDA device (UsageError naming the stage) instead of ignoring it.
+c10::Device select_stage_device(const std::string& spec, const std::string& stage);
 
 // threads <= 0: one intra-op thread per available core (LibTorch's default here is 1, which
 // halves throughput on 2 cores). Returns the count applied.

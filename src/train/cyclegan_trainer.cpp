@@ -16,9 +16,11 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/runtime.h"
 #include "core/seed.h"
 #include "core/sha256.h"
 #include "data/image_io.h"
+#include "dist/process_group.h"
 #include "models/cyclegan/generator_io.h"
 #include "train/checkpoint.h"
 #include "train/cyclegan_step.h"
@@ -125,8 +127,9 @@ void load_adam(const StateArchive& a, const std::string& prefix, torch::optim::A
     if (!a.has(k + "step")) continue;
     auto s = std::make_unique<torch::optim::AdamParamState>();
     s->step(a.integer(k + "step"));
-    s->exp_avg(a.tensor(k + "exp_avg").clone());
-    s->exp_avg_sq(a.tensor(k + "exp_avg_sq").clone());
+    const auto dev = params[i].device();  // copies onto the parameter's device
+    s->exp_avg(a.tensor(k + "exp_avg").to(dev, /*non_blocking=*/false, /*copy=*/true));
+    s->exp_avg_sq(a.tensor(k + "exp_avg_sq").to(dev, /*non_blocking=*/false, /*copy=*/true));
     states[c10::guts::to_string(params[i].unsafeGetTensorImpl())] = std::move(s);
   }
 }
@@ -139,8 +142,11 @@ cv::Mat sample_grid(const std::vector<torch::Tensor>& columns) {
   cv::Mat grid(static_cast<int>(n * s + (n - 1) * gap),
                static_cast<int>(cols * s + (cols - 1) * gap), CV_8U, cv::Scalar(255));
   for (int c = 0; c < cols; ++c) {
-    const auto img =
-        ((columns[c].select(1, 0).clamp(-1, 1) + 1) * 127.5).round().to(torch::kUInt8).contiguous();
+    const auto img = ((columns[c].select(1, 0).clamp(-1, 1) + 1) * 127.5)
+                         .round()
+                         .to(torch::kUInt8)
+                         .cpu()
+                         .contiguous();
     for (int64_t i = 0; i < n; ++i) {
       cv::Mat tile(static_cast<int>(s), static_cast<int>(s), CV_8U, img[i].data_ptr());
       tile.copyTo(grid(cv::Rect(static_cast<int>(c * (s + gap)), static_cast<int>(i * (s + gap)),
@@ -226,6 +232,10 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
   // Weights: LibTorch's default generator, seeded from the run seed (G_A, G_B, D_A, D_B).
   torch::manual_seed(derive_seed(run.seed, "gan/" + run.task + "/init"));
   CycleGanNets nets = make_nets(o);
+  const auto device = compute_device();  // --device (CPU: no copies)
+  for (torch::nn::Module* m : std::initializer_list<torch::nn::Module*>{
+           nets.g_a.get(), nets.g_b.get(), nets.d_a.get(), nets.d_b.get()})
+    m->to(device);
   auto adam = [&](std::vector<torch::Tensor> params) {
     return torch::optim::Adam(std::move(params),
                               torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}));
@@ -248,6 +258,15 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
     if (a.string("format") != kCheckpointFormat)
       throw Error(fmt::format("{}: format '{}' (expected {})", ckpt_path.string(),
                               a.string("format"), kCheckpointFormat));
+    // Data parallel: the global batch (and the per-rank pools) depend on the process count.
+    const auto ckpt_world = a.has("world_size") ? a.integer("world_size") : 1;
+    if (ckpt_world != dist::world_size())
+      throw UsageError(fmt::format(
+          "--resume refused: {} was written by {} process(es) (global batch {} x {}), this run "
+          "has {}; resume with the same number of processes (cxrsynth launch -n {}), or train "
+          "into a fresh run directory",
+          ckpt_path.string(), ckpt_world, o.batch_size, ckpt_world, dist::world_size(),
+          ckpt_world));
     const auto diffs = diff_options_text(a.string("options"), options_text);
     if (!diffs.empty()) {
       std::string msg =
@@ -268,21 +287,25 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
     load_module(a, "D_B", *nets.d_b);
     load_adam(a, "opt_G", opt_g);
     load_adam(a, "opt_D", opt_d);
-    pool_a.restore(a.has("pool_a") ? a.tensor("pool_a") : torch::Tensor());
-    pool_b.restore(a.has("pool_b") ? a.tensor("pool_b") : torch::Tensor());
+    const std::string rank_key = dist::rank() == 0 ? "" : fmt::format("/rank{}", dist::rank());
+    const std::string ka = "pool_a" + rank_key, kb = "pool_b" + rank_key;
+    pool_a.restore(a.has(ka) ? a.tensor(ka).to(device) : torch::Tensor());
+    pool_b.restore(a.has(kb) ? a.tensor(kb).to(device) : torch::Tensor());
     auto generator = at::detail::getDefaultCPUGenerator();
     generator.set_state(a.tensor("torch_rng"));
     start = a.integer("step");
     CXRSYNTH_CHECK(start <= total, "{}: step {} is beyond the {} steps configured",
                    ckpt_path.string(), start, total);
     result.resumed_from = start;
-    truncate_losses(losses_path, start);
+    if (dist::is_main()) truncate_losses(losses_path, start);
     log_info("gan/{}: resuming at step {} of {}", run.task, start, total);
-  } else {
+  } else if (dist::is_main()) {
     write_file_atomic(losses_path, csv_line(loss_columns()));
   }
 
-  const auto fixed = data.fixed_samples(o.samples);
+  auto fixed = data.fixed_samples(o.samples);
+  fixed.real_a = fixed.real_a.to(device);
+  fixed.real_b = fixed.real_b.to(device);
   auto write_samples = [&](std::int64_t step) {
     torch::NoGradGuard no_grad;
     const auto fb = nets.g_a->forward(fixed.real_a), fa = nets.g_b->forward(fixed.real_b);
@@ -293,28 +316,42 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
                      fixed.real_b.slice(0, 0, n), fa.slice(0, 0, n), rb.slice(0, 0, n)});
     data::write_png_atomic(out_dir / "samples" / fmt::format("step_{:08d}.png", step), grid);
   };
+  // Every rank calls it (the pools, one per rank, are gathered); rank 0 writes.
   auto write_checkpoint = [&](std::int64_t step) {
+    const auto pools_a =
+        pool_a.count() > 0 ? dist::all_gather(pool_a.contents()) : std::vector<torch::Tensor>{};
+    const auto pools_b =
+        pool_b.count() > 0 ? dist::all_gather(pool_b.contents()) : std::vector<torch::Tensor>{};
+    if (!dist::is_main()) return;
     StateArchive a;
     a.put_string("format", kCheckpointFormat);
     a.put_string("options", options_text);
     a.put_string("options_sha256", sha256_hex(options_text));
     a.put_int("step", step);
     a.put_int("threads", threads);
+    a.put_int("world_size", dist::world_size());
     save_module(a, "G_A", *nets.g_a);
     save_module(a, "G_B", *nets.g_b);
     save_module(a, "D_A", *nets.d_a);
     save_module(a, "D_B", *nets.d_b);
     save_adam(a, "opt_G", opt_g);
     save_adam(a, "opt_D", opt_d);
-    if (pool_a.count() > 0) a.put_tensor("pool_a", pool_a.contents());
-    if (pool_b.count() > 0) a.put_tensor("pool_b", pool_b.contents());
+    for (std::size_t r = 0; r < pools_a.size(); ++r)
+      a.put_tensor(r == 0 ? "pool_a" : fmt::format("pool_a/rank{}", r), pools_a[r]);
+    for (std::size_t r = 0; r < pools_b.size(); ++r)
+      a.put_tensor(r == 0 ? "pool_b" : fmt::format("pool_b/rank{}", r), pools_b[r]);
     a.put_tensor("torch_rng", at::detail::getDefaultCPUGenerator().get_state());
     a.save(ckpt_path);
     models::save_generator(out_dir, nets.g_a, {o.generator, o.crop_size, run.task, step});
   };
 
-  std::ofstream losses(losses_path, std::ios::app | std::ios::binary);
-  CXRSYNTH_CHECK(losses.good(), "cannot append to {}", losses_path.string());
+  std::ofstream losses;  // rank 0 only
+  if (dist::is_main()) {
+    losses.open(losses_path, std::ios::app | std::ios::binary);
+    CXRSYNTH_CHECK(losses.good(), "cannot append to {}", losses_path.string());
+  }
+  const auto g_params = params_of({nets.g_a.get(), nets.g_b.get()});
+  const auto d_params = params_of({nets.d_a.get(), nets.d_b.get()});
   Progress progress(fmt::format("train-gan {}", run.task), total, {10.0, "step"});
   progress.resume_from(start);
   const auto t0 = std::chrono::steady_clock::now();
@@ -331,7 +368,9 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
     for (auto* opt : {&opt_g, &opt_d})
       for (auto& g : opt->param_groups())
         static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
-    const auto batch = data.batch(step);
+    auto batch = data.batch(step);
+    batch.real_a = batch.real_a.to(device);
+    batch.real_b = batch.real_b.to(device);
 
     auto check_finite = [&](const char* name, const torch::Tensor& t) {
       const double v = t.item<double>();
@@ -349,17 +388,30 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
     Rng step_rng(derive_seed(run.seed, fmt::format("gan/{}/pool/{}", run.task, step)));
     StepHooks hooks;
     hooks.check = check_finite;
+    hooks.sync_gradients = [](const std::vector<at::Tensor>& p) {
+      dist::all_reduce_gradients(p);  // data parallel: mean over the ranks' batches
+    };
     cyclegan_step(nets, opt_g, opt_d, pool_a, pool_b, batch.real_a, batch.real_b, step_rng, o,
                   hooks);
 
     const std::int64_t done = step + 1;
+    if (dist::distributed()) {  // log the global batch's losses (mean of the ranks' means)
+      static const char* kNames[] = {"g_adv_a", "g_adv_b", "cycle_a", "cycle_b", "idt_a",
+                                     "idt_b",   "g_total", "d_a",     "d_b"};
+      std::vector<double> v;
+      for (const char* k : kNames) v.push_back(last[k]);
+      v = dist::all_reduce_sum(v);
+      for (std::size_t i = 0; i < v.size(); ++i) last[kNames[i]] = v[i] / dist::world_size();
+    }
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    losses << csv_line(
-        {std::to_string(done), std::to_string(epoch + 1), fmt_value(lr), fmt_value(last["g_adv_a"]),
-         fmt_value(last["g_adv_b"]), fmt_value(last["cycle_a"]), fmt_value(last["cycle_b"]),
-         fmt_value(last["idt_a"]), fmt_value(last["idt_b"]), fmt_value(last["g_total"]),
-         fmt_value(last["d_a"]), fmt_value(last["d_b"]), fmt::format("{:.3f}", secs)});
+    if (dist::is_main())
+      losses << csv_line({std::to_string(done), std::to_string(epoch + 1), fmt_value(lr),
+                          fmt_value(last["g_adv_a"]), fmt_value(last["g_adv_b"]),
+                          fmt_value(last["cycle_a"]), fmt_value(last["cycle_b"]),
+                          fmt_value(last["idt_a"]), fmt_value(last["idt_b"]),
+                          fmt_value(last["g_total"]), fmt_value(last["d_a"]),
+                          fmt_value(last["d_b"]), fmt::format("{:.3f}", secs)});
     losses.flush();
 
     // A WGAN critic's loss is a signed score difference: near zero says nothing there.
@@ -379,9 +431,11 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
 
     if (done % o.checkpoint_every == 0 || done == end) {
       write_checkpoint(done);
+      dist::barrier(fmt::format("after checkpoint step {}", done));  // rank 0 has written it
       last_checkpoint = done;
     }
-    if ((o.sample_every > 0 && done % o.sample_every == 0) || done == total) write_samples(done);
+    if (dist::is_main() && ((o.sample_every > 0 && done % o.sample_every == 0) || done == total))
+      write_samples(done);
     progress.update(
         done, fmt::format("g {:.3f} d {:.3f}/{:.3f}", last["g_total"], last["d_a"], last["d_b"]));
   }
@@ -406,6 +460,7 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
     log_warn("{}", w);
     result.warnings.push_back(w);
   }
+  if (!dist::is_main()) return result;  // rank 0 writes the summary
   nlohmann::ordered_json j;
   j["task"] = run.task;
   j["steps"] = total;
@@ -426,9 +481,15 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
 TrainGanResult run_train_gan(const GanOptions& options, const std::string& task, std::uint64_t seed,
                              bool resume, const RunDir& run_dir) {
   validate_gan_options(options);
-  const auto data = with_context("while loading the GAN data of task " + task, [&] {
+  auto data = with_context("while loading the GAN data of task " + task, [&] {
     return GanDataset::from_manifest(run_dir.manifest(), run_dir.data_dir(), task, options, seed);
   });
+  if (dist::distributed()) {  // global batch = gan.batch_size x WORLD_SIZE
+    data.set_sharding(dist::sharding());
+    log_info("gan/{}: rank {} of {}, global batch {} x {} = {}", task, dist::rank(),
+             dist::world_size(), options.batch_size, dist::world_size(),
+             options.batch_size * dist::world_size());
+  }
   TrainGanRun run;
   run.task = task;
   run.seed = seed;

@@ -102,12 +102,24 @@ at::Tensor GanDataset::crop_flip(const at::Tensor& image, int y, int x, bool fli
   return out;
 }
 
+void GanDataset::set_sharding(const dist::Sharding& sharding) {
+  CXRSYNTH_CHECK(sharding.world >= 1 && sharding.rank >= 0 && sharding.rank < sharding.world,
+                 "GAN data: shard {} of {} is not a valid rank", sharding.rank, sharding.world);
+  sharding_ = sharding;
+  GanOptions global = options_;
+  global.batch_size *= sharding.world;
+  steps_per_epoch_ = resolved_steps_per_epoch(global, size_a(), size_b());
+}
+
 GanBatch GanDataset::batch(std::int64_t step) const {
   const int epoch = static_cast<int>(step / steps_per_epoch_);
   const std::int64_t s = step % steps_per_epoch_;
   const auto pa = order('a', epoch), pb = order('b', epoch);
   Rng aug(derive_seed(seed_, fmt::format("gan/{}/augment/{}", task_, step)));
-  const int bs = options_.batch_size, room = options_.load_size - options_.crop_size;
+  // Global batch bs = per-rank batch x world; this rank keeps [first, first + batch_size).
+  const int bs = options_.batch_size * sharding_.world,
+            room = options_.load_size - options_.crop_size;
+  const int first = options_.batch_size * sharding_.rank;
   auto pick = [&](const at::Tensor& images, const std::vector<std::int64_t>& perm) {
     std::vector<at::Tensor> out;
     for (int j = 0; j < bs; ++j) {
@@ -115,7 +127,8 @@ GanBatch GanDataset::batch(std::int64_t step) const {
       const int y = static_cast<int>(aug.below(room + 1));
       const int x = static_cast<int>(aug.below(room + 1));
       const bool flip = options_.flip && aug.uniform() < 0.5;
-      out.push_back(crop_flip(images[idx], y, x, flip));
+      if (j >= first && j < first + options_.batch_size)
+        out.push_back(crop_flip(images[idx], y, x, flip));
     }
     return at::stack(out).contiguous();
   };

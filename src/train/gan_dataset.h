@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/env.h"
 #include "train/gan_options.h"
 
 namespace cxrsynth::train {
@@ -39,6 +40,11 @@ class GanDataset {
   static GanDataset from_manifest(const std::filesystem::path& manifest,
                                   const std::filesystem::path& data_dir, const std::string& task,
                                   const GanOptions& options, std::uint64_t run_seed);
+
+  // Data-parallel runs: this process takes slice `rank` of each global batch of
+  // batch_size x world images (the images, crops and flips a one-process run with that batch
+  // would draw); steps_per_epoch 0 then counts global batches. {0, 1} (default) = no change.
+  void set_sharding(const dist::Sharding& sharding);
 
   GanBatch batch(std::int64_t step) const;
   // The first `n` images of each domain, centre-cropped, no flip (for sample grids and the
@@ -64,6 +70,7 @@ class GanDataset {
   std::uint64_t seed_;
   std::string task_;
   int steps_per_epoch_;
+  dist::Sharding sharding_;
 };
 
 }  // namespace cxrsynth::train

@@ -22,9 +22,11 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/runtime.h"
 #include "core/seed.h"
 #include "core/sha256.h"
 #include "data/tasks.h"
+#include "dist/process_group.h"
 #include "models/classifiers/weights_io.h"
 #include "train/checkpoint.h"
 #include "train/classifier/adadelta.h"
@@ -96,9 +98,10 @@ EpochStats validate(models::ClassifierNetImpl& net, const std::vector<Classifier
     std::iota(idx.begin(), idx.end(), start);
     std::vector<std::int64_t> labels;
     for (auto i : idx) labels.push_back(samples[i].label);
-    const auto y = torch::tensor(labels, torch::kInt64);
-    const auto logits =
-        net.forward(load_classifier_batch(samples, idx, o.image_size, o.model.in_channels));
+    const auto device = compute_device();
+    const auto y = torch::tensor(labels, torch::kInt64).to(device);
+    const auto logits = net.forward(
+        load_classifier_batch(samples, idx, o.image_size, o.model.in_channels).to(device));
     loss_sum += bce_on_softmax(logits, y).sum().item<double>();
     const auto pred = (torch::softmax(logits, 1).select(1, 1) >= 0.5).to(torch::kInt64);
     tp += ((pred == 1) & (y == 1)).sum().item<std::int64_t>();
@@ -149,6 +152,7 @@ void save_checkpoint(const fs::path& path, const std::string& fp, const TrainSta
   a.put_int("finished", st.finished ? 1 : 0);
   a.put_int("stopped_early", st.stopped_early ? 1 : 0);
   a.put_string("history", st.history);
+  a.put_int("world_size", dist::world_size());
   for (const auto& [k, v] : models::classifier_state(net)) a.put_tensor("model/" + k, v);
   for (const auto& [k, v] : st.best_weights) a.put_tensor("best/" + k, v);
   for (std::size_t i = 0; i < opt.square_avg().size(); ++i) {
@@ -242,7 +246,10 @@ ClassifierTrainResult train_classifier(const ClassifierOptions& o,
   torch::manual_seed(derive_seed(run_seed, job.name + "/init"));
   ClassifierNet net = models::make_classifier(o.model);
   if (!o.weights.empty()) models::load_torchvision_weights(*net, o.weights);
-  Adadelta opt(net->parameters(), o.lr, o.rho, o.eps);
+  const auto device = compute_device();  // --device (CPU: no copies)
+  net->to(device);
+  const auto params = net->parameters();
+  Adadelta opt(params, o.lr, o.rho, o.eps);
   TrainState st;
   st.lr = o.lr;
   st.history = csv_line(kHistoryColumns);
@@ -251,6 +258,15 @@ ClassifierTrainResult train_classifier(const ClassifierOptions& o,
   result.model_file = out_dir / "model.pt";
   if (fs::exists(ckpt_path)) {
     const auto a = StateArchive::load(ckpt_path);
+    const auto ckpt_world = a.has("world_size") ? a.integer("world_size") : 1;
+    if (ckpt_world != dist::world_size()) {  // the global batch depends on it
+      throw UsageError(fmt::format(
+          "{} was written by {} process(es) (global batch {} x {}), this run has {}: resume "
+          "with the same number of processes (cxrsynth launch -n {}), or use another run "
+          "directory",
+          ckpt_path.string(), ckpt_world, o.batch_size, ckpt_world, dist::world_size(),
+          ckpt_world));
+    }
     if (a.string("fingerprint") != fp) {
       throw UsageError(fmt::format(
           "{} was written with other classifier options, data or seed; delete {} to start "
@@ -270,7 +286,10 @@ ClassifierTrainResult train_classifier(const ClassifierOptions& o,
   }
 
   const std::size_t n = train_set.size();
-  const std::size_t bs = static_cast<std::size_t>(o.batch_size);
+  // Data parallel: each step takes a global batch of batch_size x world images; rank r trains
+  // on positions [r * batch_size, (r + 1) * batch_size) of it (dist::sharding()).
+  const auto shard = dist::sharding();
+  const std::size_t bs = static_cast<std::size_t>(o.batch_size) * shard.world;
   const std::int64_t steps =
       o.steps_per_epoch > 0 ? o.steps_per_epoch : static_cast<std::int64_t>((n + bs - 1) / bs);
   std::vector<double> class_weight = {1.0, 1.0};
@@ -304,11 +323,15 @@ ClassifierTrainResult train_classifier(const ClassifierOptions& o,
     for (std::int64_t step = 0; step < steps; ++step) {
       std::vector<std::size_t> idx;
       std::vector<bool> flips;
+      const std::size_t global_count =
+          o.steps_per_epoch == 0 ? std::min(bs, n - static_cast<std::size_t>(step) * bs) : bs;
       for (std::size_t k = 0; k < bs; ++k) {
         const std::size_t pos = static_cast<std::size_t>(step) * bs + k;
-        if (o.steps_per_epoch == 0 && pos >= n) break;  // last, partial batch
+        if (o.steps_per_epoch == 0 && pos >= n) break;    // last, partial batch
+        const bool flip = o.flip && rng.uniform() < 0.5;  // drawn for the whole global batch
+        if (k / o.batch_size != static_cast<std::size_t>(shard.rank)) continue;
         idx.push_back(order[pos % n]);
-        flips.push_back(o.flip && rng.uniform() < 0.5);
+        flips.push_back(flip);
       }
       std::vector<std::int64_t> labels;
       std::vector<double> weights;
@@ -316,25 +339,43 @@ ClassifierTrainResult train_classifier(const ClassifierOptions& o,
         labels.push_back(train_set[i].label);
         weights.push_back(class_weight[train_set[i].label]);
       }
-      const auto x =
-          load_classifier_batch(train_set, idx, o.image_size, o.model.in_channels, flips);
-      const auto y = torch::tensor(labels, torch::kInt64);
-      const auto w = torch::tensor(weights, torch::kFloat32);
       opt.zero_grad();
-      const auto loss = (bce_on_softmax(net->forward(x), y) * w).mean();
-      const double lv = loss.item<double>();
-      if (!std::isfinite(lv)) {
-        throw Error(fmt::format("{}: non-finite training loss {} at epoch {}, step {}", job.name,
-                                lv, epoch, step + 1));
+      double lv = 0;
+      if (!idx.empty()) {  // a rank's slice of the last, partial global batch may be empty
+        const auto x =
+            load_classifier_batch(train_set, idx, o.image_size, o.model.in_channels, flips)
+                .to(device);
+        const auto y = torch::tensor(labels, torch::kInt64).to(device);
+        const auto w = torch::tensor(weights, torch::kFloat32).to(device);
+        auto loss = (bce_on_softmax(net->forward(x), y) * w).mean();
+        lv = loss.item<double>();
+        if (!std::isfinite(lv)) {
+          throw Error(fmt::format("{}: non-finite training loss {} at epoch {}, step {}", job.name,
+                                  lv, epoch, step + 1));
+        }
+        // Data parallel: scaled so that the mean over the ranks is the global batch's mean.
+        if (shard.world > 1) loss = loss * (double(idx.size() * shard.world) / global_count);
+        loss.backward();
       }
-      loss.backward();
+      dist::all_reduce_gradients(params);
       opt.step();
       loss_sum += lv * static_cast<double>(idx.size());
       seen += static_cast<std::int64_t>(idx.size());
       progress->update(static_cast<std::int64_t>(st.epoch) * steps + step + 1,
                        fmt::format("epoch {} loss {:.4f}", epoch, loss_sum / seen));
     }
-    const auto val = validate(*net, validation, o);
+    if (shard.world > 1) {  // the epoch's training loss over all ranks' images
+      const auto sums = dist::all_reduce_sum({loss_sum, static_cast<double>(seen)});
+      loss_sum = sums[0];
+      seen = static_cast<std::int64_t>(sums[1]);
+    }
+    // Rank 0 validates; every rank takes its numbers, so all make the same decisions.
+    auto val = dist::is_main() ? validate(*net, validation, o) : EpochStats{};
+    if (shard.world > 1) {
+      const auto v =
+          dist::broadcast_values({val.loss, val.accuracy, val.sensitivity, val.specificity});
+      val = {v[0], v[1], v[2], v[3]};
+    }
     if (!std::isfinite(val.loss)) {
       throw Error(fmt::format("{}: non-finite validation loss at epoch {}", job.name, epoch));
     }
@@ -376,12 +417,15 @@ ClassifierTrainResult train_classifier(const ClassifierOptions& o,
                st.best_epoch, st.es_best);
     }
     if (st.epoch >= o.max_epochs) st.finished = true;
-    write_file_atomic(out_dir / "history.csv", st.history);
-    save_checkpoint(ckpt_path, fp, st, *net, opt);
+    if (dist::is_main()) {
+      write_file_atomic(out_dir / "history.csv", st.history);
+      save_checkpoint(ckpt_path, fp, st, *net, opt);
+    }
+    dist::barrier(fmt::format("after the checkpoint of epoch {}", epoch));
   }
   if (progress && st.finished) progress->finish();
 
-  if (st.finished && !result.already_done) {
+  if (st.finished && !result.already_done && dist::is_main()) {
     if (o.restore_best && !st.best_weights.empty()) {
       torch::NoGradGuard no_grad;
       for (auto& [k, v] : models::classifier_state(*net)) v.copy_(st.best_weights.at(k));
