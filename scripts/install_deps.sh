@@ -15,10 +15,10 @@ packages=(
   # images, DICOM, CLI, JSON, logging
   libopencv-dev libdcmtk-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   # tests and benchmarks
-  googletest libgtest-dev libgmock-dev libbenchmark-dev
-  # Python side: reference checks (torch, torchvision, pydicom), report (matplotlib, umap)
+  googletest libgtest-dev libgmock-dev libbenchmark-dev clang-format
+  # Python side: reference checks (torch, torchvision, pydicom, scipy for FID), report (matplotlib, umap)
   python3 python3-numpy python3-torch python3-torchvision python3-pydicom python3-pil
-  python3-matplotlib umap-learn
+  python3-matplotlib umap-learn python3-scipy
 )
 if [[ "${1:-}" == "--browser" ]]; then
   packages+=(chromium)
