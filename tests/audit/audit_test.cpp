@@ -19,6 +19,7 @@
 #include "data/prepare.h"
 #include "models/classifiers/weights_io.h"
 #include "support/temp_dir.h"
+#include "support/tiny_gan.h"
 #include "synth/synthesize.h"
 #include "train/classifier/classifier_trainer.h"
 #include "train/cyclegan_trainer.h"
@@ -217,24 +218,7 @@ TEST(Audit, RunsOnARunMadeByTheRealStages) {
   TempDir tmp;
   const RunDir run(tmp / "run");
   auto cfg = tiny_config();
-  auto& g = cfg.gan;
-  g.generator.arch = "resnet";
-  g.generator.filters = 4;
-  g.generator.blocks = 1;
-  g.generator.upsample = "resize-conv";
-  g.generator.residual = true;
-  g.discriminator.arch = "patchgan";
-  g.discriminator.filters = 4;
-  g.discriminator.layers = 2;
-  g.init = "normal";
-  g.batch_size = 2;
-  g.epochs = 1;
-  g.steps_per_epoch = 3;
-  g.load_size = 32;
-  g.crop_size = 32;
-  g.checkpoint_every = 100;
-  g.sample_every = 0;
-  g.samples = 1;
+  testing::make_tiny_gan(cfg.gan);
   cfg.synth.batch_size = 8;
   cfg.synth.workers = 1;
   run.create();

@@ -19,6 +19,7 @@
 #include "data/prepare.h"
 #include "experiment/experiment.h"
 #include "support/temp_dir.h"
+#include "support/tiny_gan.h"
 #include "synth/engine.h"
 #include "train/cyclegan_trainer.h"
 
@@ -39,24 +40,7 @@ Config tiny_config() {
   c.data.phantom.n_normal = 60;
   c.data.phantom.n_pneumonia = 30;
   c.data.phantom.n_covid = 30;
-  auto& g = c.gan;
-  g.generator.arch = "resnet";
-  g.generator.filters = 4;
-  g.generator.blocks = 1;
-  g.generator.upsample = "resize-conv";
-  g.generator.residual = true;
-  g.discriminator.arch = "patchgan";
-  g.discriminator.filters = 4;
-  g.discriminator.layers = 2;
-  g.init = "normal";
-  g.batch_size = 2;
-  g.epochs = 1;
-  g.steps_per_epoch = 3;
-  g.load_size = 32;
-  g.crop_size = 32;
-  g.checkpoint_every = 100;
-  g.sample_every = 0;
-  g.samples = 1;
+  testing::make_tiny_gan(c.gan);
   c.synth.batch_size = 8;
   c.synth.workers = 1;
   auto& k = c.classifier;
