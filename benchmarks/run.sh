@@ -5,7 +5,7 @@
 # and share of peak. The table is also written to BUILD_DIR/benchmarks/results.txt.
 #
 # Usage: benchmarks/run.sh [--quick] [BUILD_DIR]      (BUILD_DIR defaults to build)
-#   --quick   skip P5 (the demo takes 4-5 minutes by itself); the rest takes about 5 minutes
+#   --quick   skip P5 (the demo takes 4-5 minutes by itself); the rest took 601 s on 2 idle cores
 #             on 2 idle cores.
 # Environment: THREADS (default 2), SIZE (classifier input, default 256), BATCH (default 16),
 #   STEPS (CycleGAN steps of P1, default 200), SYNTH_N (images of P2, default 32),
