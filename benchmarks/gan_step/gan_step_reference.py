@@ -30,31 +30,8 @@ except ImportError as e:  # the caller prints this and skips the comparison
     sys.exit(0)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "reference"))
-from cyclegan_reference import Discriminator, Generator, adv, gradient_penalty  # noqa: E402
-
-
-class ImagePool:
-    """The reference CycleGAN's util/image_pool.py."""
-
-    def __init__(self, size):
-        self.size, self.images = size, []
-
-    def query(self, images):
-        if self.size == 0:
-            return images
-        out = []
-        for image in images:
-            image = torch.unsqueeze(image.data, 0)
-            if len(self.images) < self.size:
-                self.images.append(image)
-                out.append(image)
-            elif random.uniform(0, 1) > 0.5:
-                i = random.randint(0, self.size - 1)
-                out.append(self.images[i].clone())
-                self.images[i] = image
-            else:
-                out.append(image)
-        return torch.cat(out, 0)
+from cyclegan_reference import (  # noqa: E402
+    Discriminator, Generator, ImagePool, adv, gradient_penalty)
 
 
 def init_weights(net, kind):

@@ -37,7 +37,7 @@ except ImportError as e:
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
                                 "reference"))
-from cyclegan_reference import Discriminator, Generator, adv  # noqa: E402
+from cyclegan_reference import Discriminator, Generator, ImagePool, adv  # noqa: E402
 
 TASKS = {"normal-vs-covid": ("normal", "covid"), "pneumonia-vs-covid": ("pneumonia", "covid")}
 
@@ -65,28 +65,6 @@ def load(path, load_size, crop_size, flip, rng, center=False):
     if flip and rng.random() < 0.5:
         im = im.transpose(Image.FLIP_LEFT_RIGHT)
     return torch.from_numpy(np.asarray(im, dtype=np.float32).copy())[None] * 2 - 1
-
-
-class Pool:
-    def __init__(self, size):
-        self.size, self.images = size, []
-
-    def query(self, images):
-        if self.size == 0:
-            return images
-        out = []
-        for image in images:
-            image = image.detach().unsqueeze(0).clone()
-            if len(self.images) < self.size:
-                self.images.append(image)
-                out.append(image)
-            elif random.random() > 0.5:
-                i = random.randint(0, self.size - 1)
-                out.append(self.images[i].clone())
-                self.images[i] = image
-            else:
-                out.append(image)
-        return torch.cat(out, 0)
 
 
 def save_atomic(obj, path):
@@ -128,7 +106,7 @@ def main():
     lr, betas = float(o["lr"]), (float(o["beta1"]), float(o["beta2"]))
     opt_g = torch.optim.Adam(list(g_a.parameters()) + list(g_b.parameters()), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(list(d_a.parameters()) + list(d_b.parameters()), lr=lr, betas=betas)
-    pool_a, pool_b = Pool(int(o["pool_size"])), Pool(int(o["pool_size"]))
+    pool_a, pool_b = ImagePool(int(o["pool_size"])), ImagePool(int(o["pool_size"]))
     kind, lam, lam_idt = o["adv_loss"], float(o["lambda_cycle"]), float(o["lambda_identity"])
     os.makedirs(os.path.join(out_dir, "samples"), exist_ok=True)
     rng = random.Random(1)

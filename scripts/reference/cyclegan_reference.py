@@ -16,6 +16,7 @@ interpolates with the weights `alpha_a`, `alpha_b` the C++ test stores), then on
 discriminators, then the generator terms again. OUT.txt gets `name value` lines.
 """
 import hashlib
+import random
 import struct
 import sys
 
@@ -210,6 +211,30 @@ class Discriminator(nn.Module):
 
     def forward(self, x):
         return self.net(x)
+
+
+class ImagePool:
+    """The reference CycleGAN's util/image_pool.py (module-level `random`, as there)."""
+
+    def __init__(self, size):
+        self.size, self.images = size, []
+
+    def query(self, images):
+        if self.size == 0:
+            return images
+        out = []
+        for image in images:
+            image = torch.unsqueeze(image.data, 0)
+            if len(self.images) < self.size:
+                self.images.append(image)
+                out.append(image)
+            elif random.uniform(0, 1) > 0.5:
+                i = random.randint(0, self.size - 1)
+                out.append(self.images[i].clone())
+                self.images[i] = image
+            else:
+                out.append(image)
+        return torch.cat(out, 0)
 
 
 def adv(pred, real, kind):
