@@ -276,7 +276,10 @@ ClassifierTrainResult train_classifier(const ClassifierOptions& o,
     load_checkpoint(a, st, *net, opt);
     opt.set_lr(st.lr);
     result.resumed = true;
-    if (st.finished && fs::exists(result.model_file)) {
+    // Finished = the checkpoint says so and every final file is there (a kill between the
+    // final writes leaves one missing: they are all written again from the checkpoint).
+    if (st.finished && fs::exists(result.model_file) && fs::exists(out_dir / "training.json") &&
+        fs::exists(out_dir / "history.csv")) {
       log_info("{}: already trained ({} epochs, best epoch {}); {} kept", job.name, st.epoch,
                st.best_epoch, result.model_file.string());
       result.already_done = true;
@@ -438,9 +441,12 @@ ClassifierTrainResult train_classifier(const ClassifierOptions& o,
     // The input side predict/evaluate must resize to.
     meta["image_size"] = std::to_string(
         load_classifier_image(train_set.front().path, o.image_size, o.model.in_channels).size(2));
-    models::save_classifier_file(*net, result.model_file, meta);
+    // model.pt last: its presence (with a finished checkpoint) marks the folder complete, so a
+    // kill between these writes redoes them all on the next call instead of leaving the run
+    // without its training.json.
     write_training_json(out_dir / "training.json", job, o, train_set, validation, st);
     write_file_atomic(out_dir / "history.csv", st.history);
+    models::save_classifier_file(*net, result.model_file, meta);
     log_info("{}: wrote {}", job.name, result.model_file.string());
   }
   result.epochs_run = st.epoch;

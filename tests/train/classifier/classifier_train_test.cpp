@@ -125,6 +125,16 @@ TEST(ClassifierTraining, ResumeIsExact) {
   // Finished: a new call trains nothing.
   r = train_classifier(o, data.train, data.val, tmp / "b", 3, job);
   EXPECT_TRUE(r.already_done);
+  // Killed between the final writes (the checkpoint says finished, training.json not yet
+  // written): the next call writes the final files again, the same bytes.
+  const auto training_json = read_file(tmp / "b" / "training.json");
+  fs::remove(tmp / "b" / "training.json");
+  r = train_classifier(o, data.train, data.val, tmp / "b", 3, job);
+  EXPECT_FALSE(r.already_done);
+  ASSERT_TRUE(fs::exists(tmp / "b" / "training.json"));
+  EXPECT_EQ(read_file(tmp / "a" / "model.pt"), read_file(tmp / "b" / "model.pt"));
+  EXPECT_EQ(read_file(tmp / "a" / "history.csv"), read_file(tmp / "b" / "history.csv"));
+  EXPECT_EQ(training_json, read_file(tmp / "b" / "training.json"));
   // Other options: refused, not silently mixed.
   o.batch_size = 4;
   EXPECT_THROW(train_classifier(o, data.train, data.val, tmp / "b", 3, job), UsageError);
