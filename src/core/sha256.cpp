@@ -4,6 +4,12 @@
 #include <fstream>
 #include <vector>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define CXRSYNTH_SHA256_X86 1
+#endif
+
 #include "core/error.h"
 
 namespace cxrsynth {
@@ -23,13 +29,80 @@ inline std::uint32_t rotr(std::uint32_t x, int n) {
   return (x >> n) | (x << (32 - n));
 }
 
+#ifdef CXRSYNTH_SHA256_X86
+// The SHA extensions (SHA-NI: Intel since Goldmont/Ice Lake, AMD since Zen): four rounds per
+// _mm_sha256rnds2_epu32 pair, about 2 GB/s per core instead of ~0.3 GB/s for the portable
+// code (the speed OpenSSL reaches, which Python's hashlib uses). Same digests: checked
+// against FIPS 180-4 vectors and the portable code in tests/core/sha256_test.cpp.
+bool cpu_has_sha_extensions() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool ssse3 = (c & (1u << 9)) != 0, sse41 = (c & (1u << 19)) != 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  const bool sha = (b & (1u << 29)) != 0;
+  return ssse3 && sse41 && sha;
+}
+
+__attribute__((target("sha,sse4.1,ssse3"))) void transform_sha_ni(std::uint32_t* state,
+                                                                  const std::uint8_t* data,
+                                                                  std::size_t blocks) {
+  const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  // state is A..H; the instructions want ABEF and CDGH.
+  __m128i tmp = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state));
+  __m128i state1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + 4));
+  tmp = _mm_shuffle_epi32(tmp, 0xB1);                // CDAB
+  state1 = _mm_shuffle_epi32(state1, 0x1B);          // EFGH
+  __m128i state0 = _mm_alignr_epi8(tmp, state1, 8);  // ABEF
+  state1 = _mm_blend_epi16(state1, tmp, 0xF0);       // CDGH
+  for (; blocks > 0; --blocks, data += 64) {
+    const __m128i abef = state0, cdgh = state1;
+    __m128i w[4];  // message schedule, 4 words each, rolling
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; ++g) {
+      if (g < 4) {
+        w[g] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * g)),
+                                byte_swap);
+      } else {
+        // W[t..t+3] from W[t-16..t-1]: sigma0 terms (msg1), the W[t-7..t-4] terms, then the
+        // sigma1 terms (msg2, which resolves the dependencies inside the group).
+        const __m128i x = _mm_add_epi32(_mm_sha256msg1_epu32(w[g & 3], w[(g + 1) & 3]),
+                                        _mm_alignr_epi8(w[(g + 3) & 3], w[(g + 2) & 3], 4));
+        w[g & 3] = _mm_sha256msg2_epu32(x, w[(g + 3) & 3]);
+      }
+      __m128i msg = _mm_add_epi32(
+          w[g & 3], _mm_loadu_si128(reinterpret_cast<const __m128i*>(kK.data() + 4 * g)));
+      state1 = _mm_sha256rnds2_epu32(state1, state0, msg);
+      msg = _mm_shuffle_epi32(msg, 0x0E);
+      state0 = _mm_sha256rnds2_epu32(state0, state1, msg);
+    }
+    state0 = _mm_add_epi32(state0, abef);
+    state1 = _mm_add_epi32(state1, cdgh);
+  }
+  tmp = _mm_shuffle_epi32(state0, 0x1B);        // FEBA
+  state1 = _mm_shuffle_epi32(state1, 0xB1);     // DCHG
+  state0 = _mm_blend_epi16(tmp, state1, 0xF0);  // DCBA
+  state1 = _mm_alignr_epi8(state1, tmp, 8);     // ABEF
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state), state0);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state + 4), state1);
+}
+#endif
+
 }  // namespace
+
+bool Sha256::hardware_accelerated() {
+#ifdef CXRSYNTH_SHA256_X86
+  static const bool has = cpu_has_sha_extensions();
+  return has && !force_portable_;
+#else
+  return false;
+#endif
+}
 
 Sha256::Sha256()
     : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
          0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
 
-void Sha256::transform(const std::uint8_t* block) {
+void Sha256::transform_portable(const std::uint8_t* block) {
   std::uint32_t w[64];
   for (int i = 0; i < 16; ++i) {
     w[i] = (std::uint32_t{block[4 * i]} << 24) | (std::uint32_t{block[4 * i + 1]} << 16) |
@@ -68,20 +141,35 @@ void Sha256::transform(const std::uint8_t* block) {
   h_[7] += h;
 }
 
+void Sha256::transform(const std::uint8_t* blocks, std::size_t count) {
+#ifdef CXRSYNTH_SHA256_X86
+  if (hardware_accelerated()) {
+    transform_sha_ni(h_.data(), blocks, count);
+    return;
+  }
+#endif
+  for (std::size_t i = 0; i < count; ++i) transform_portable(blocks + 64 * i);
+}
+
 void Sha256::update(const void* data, std::size_t size) {
   const auto* p = static_cast<const std::uint8_t*>(data);
   total_len_ += size;
-  while (size > 0) {
+  if (buffer_len_ > 0) {  // complete the pending block first
     const std::size_t take = std::min(size, buffer_.size() - buffer_len_);
     std::memcpy(buffer_.data() + buffer_len_, p, take);
     buffer_len_ += take;
     p += take;
     size -= take;
-    if (buffer_len_ == buffer_.size()) {
-      transform(buffer_.data());
-      buffer_len_ = 0;
-    }
+    if (buffer_len_ < buffer_.size()) return;
+    transform(buffer_.data(), 1);
+    buffer_len_ = 0;
   }
+  const std::size_t whole = size / 64;  // straight from the input, no copy
+  if (whole > 0) transform(p, whole);
+  p += 64 * whole;
+  size -= 64 * whole;
+  std::memcpy(buffer_.data(), p, size);
+  buffer_len_ = size;
 }
 
 std::array<std::uint8_t, 32> Sha256::digest() {

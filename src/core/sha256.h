@@ -19,8 +19,16 @@ class Sha256 {
   std::array<std::uint8_t, 32> digest();
   std::string hex_digest();
 
+  // True when this object hashes with the CPU's SHA extensions (x86 SHA-NI), detected at run
+  // time; the digests are the same either way.
+  bool hardware_accelerated();
+  // Tests: hash with the portable code even where the SHA extensions exist.
+  void force_portable() { force_portable_ = true; }
+
  private:
-  void transform(const std::uint8_t* block);
+  void transform(const std::uint8_t* blocks, std::size_t count);
+  void transform_portable(const std::uint8_t* block);
+  bool force_portable_ = false;
   std::array<std::uint32_t, 8> h_;
   std::array<std::uint8_t, 64> buffer_{};
   std::size_t buffer_len_ = 0;
