@@ -3,6 +3,9 @@
 #include <dcmtk/config/osconfig.h>  // must come first
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmimage/diregist.h>  // colour images in DicomImage
@@ -12,6 +15,11 @@
 #include <dcmtk/oflog/oflog.h>
 #include <fmt/format.h>
 
+#include <jpeglib.h>
+
+#include <atomic>
+#include <csetjmp>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -48,9 +56,160 @@ std::string get_string(DcmDataset* ds, const DcmTagKey& tag) {
   return {};
 }
 
+// ---- fast path: 8-bit grey whose rendering is the stored values ---------------------------
+//
+// For an 8-bit MONOCHROME1/2 image without rescale, modality LUT, window or VOI LUT, the
+// general path below (DicomImage) outputs the stored values unchanged (MONOCHROME1 is then
+// inverted). Such files (all of RSNA's and NIH's) skip DicomImage, and their JPEG-baseline
+// frames decode with libjpeg-turbo (SIMD) instead of DCMTK's bundled IJG 6b code (plain C): the
+// same ISLOW integer IDCT, so the same pixels (tests/data/dicom_fast_path_test.cpp compares
+// both paths). Anything unusual (other transfer syntaxes, several frames, decoder warnings,
+// sizes that differ from the header) returns false and takes the general path, whose results
+// and error messages are the reference.
+
+std::atomic<std::uint64_t> fast_path_decodes{0};
+
+struct JpegErrors {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+};
+
+void jpeg_fail(j_common_ptr c) {
+  std::longjmp(reinterpret_cast<JpegErrors*>(c->err)->jump, 1);
+}
+
+void jpeg_count_warning(j_common_ptr c, int level) {
+  if (level < 0) ++c->err->num_warnings;  // corrupt or truncated data: not a clean decode
+}
+
+void jpeg_quiet(j_common_ptr /*c*/) {}
+
+// Decodes a one-component 8-bit sequential Huffman JPEG of exactly rows x cols into `out`;
+// false (out unspecified) for anything else and for any warning.
+bool decode_jpeg_gray8(const std::uint8_t* data, std::size_t size, int rows, int cols,
+                       cv::Mat& out) {
+  jpeg_decompress_struct cinfo;
+  JpegErrors err;
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = jpeg_fail;
+  err.mgr.emit_message = jpeg_count_warning;
+  err.mgr.output_message = jpeg_quiet;
+  jpeg_create_decompress(&cinfo);
+  if (setjmp(err.jump) != 0) {
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
+  if (jpeg_read_header(&cinfo, TRUE) != JPEG_HEADER_OK || cinfo.num_components != 1 ||
+      cinfo.data_precision != 8 || cinfo.progressive_mode || cinfo.arith_code ||
+      static_cast<long long>(cinfo.image_width) != cols ||
+      static_cast<long long>(cinfo.image_height) != rows) {
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  cinfo.out_color_space = JCS_GRAYSCALE;
+  cinfo.dct_method = JDCT_ISLOW;  // DCMTK's default, the exact integer IDCT
+  jpeg_start_decompress(&cinfo);
+  out.create(rows, cols, CV_8UC1);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = out.ptr(static_cast<int>(cinfo.output_scanline));
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  const bool clean = err.mgr.num_warnings == 0;
+  jpeg_destroy_decompress(&cinfo);
+  return clean;
+}
+
+bool has_tag(DcmDataset* ds, const DcmTagKey& tag) {
+  return ds->tagExists(tag);
+}
+
+// The stored values of an 8-bit grey file whose rendering is the identity, or false.
+bool decode_identity_gray8(DcmDataset* ds, E_TransferSyntax xfer, Uint16 rows, Uint16 columns,
+                           cv::Mat& out) {
+  Uint16 allocated = 0, stored = 0, high = 0, representation = 1, samples = 0;
+  if (ds->findAndGetUint16(DCM_BitsAllocated, allocated).bad() || allocated != 8 ||
+      ds->findAndGetUint16(DCM_BitsStored, stored).bad() || stored != 8 ||
+      ds->findAndGetUint16(DCM_HighBit, high).bad() || high != 7 ||
+      ds->findAndGetUint16(DCM_PixelRepresentation, representation).bad() || representation != 0 ||
+      ds->findAndGetUint16(DCM_SamplesPerPixel, samples).bad() || samples != 1) {
+    return false;
+  }
+  const std::string photometric = get_string(ds, DCM_PhotometricInterpretation);
+  if (photometric != "MONOCHROME2" && photometric != "MONOCHROME1") return false;
+  for (const DcmTagKey& tag :
+       {DCM_ModalityLUTSequence, DCM_WindowCenter, DCM_WindowWidth, DCM_VOILUTSequence,
+        DCM_PixelPaddingValue, DCM_NumberOfFrames, DCM_PresentationLUTSequence}) {
+    if (has_tag(ds, tag)) return false;
+  }
+  for (const DcmTagKey& tag : {DCM_RescaleSlope, DCM_RescaleIntercept}) {
+    if (!has_tag(ds, tag)) continue;
+    Float64 v = 0;
+    if (ds->findAndGetFloat64(tag, v).bad() || v != (tag == DCM_RescaleSlope ? 1.0 : 0.0)) {
+      return false;
+    }
+  }
+  DcmElement* element = nullptr;
+  if (ds->findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) return false;
+  auto* pixel_data = dynamic_cast<DcmPixelData*>(element);
+  if (pixel_data == nullptr) return false;
+  const std::size_t need = static_cast<std::size_t>(rows) * columns;
+  if (xfer == EXS_LittleEndianImplicit || xfer == EXS_LittleEndianExplicit) {
+    Uint8* bytes = nullptr;
+    if (pixel_data->getUint8Array(bytes).bad() || bytes == nullptr ||
+        pixel_data->getLength() < need) {
+      return false;
+    }
+    cv::Mat(rows, columns, CV_8UC1, bytes).copyTo(out);
+  } else if (xfer == EXS_JPEGProcess1) {
+    DcmPixelSequence* sequence = nullptr;
+    if (pixel_data->getEncapsulatedRepresentation(xfer, nullptr, sequence).bad() ||
+        sequence == nullptr || sequence->card() < 2) {
+      return false;
+    }
+    // Item 0 is the offset table; one frame, so every further fragment belongs to it.
+    std::vector<std::uint8_t> joined;
+    const std::uint8_t* frame = nullptr;
+    std::size_t frame_size = 0;
+    for (unsigned long i = 1; i < sequence->card(); ++i) {
+      DcmPixelItem* item = nullptr;
+      Uint8* bytes = nullptr;
+      if (sequence->getItem(item, i).bad() || item == nullptr || item->getUint8Array(bytes).bad() ||
+          (bytes == nullptr && item->getLength() > 0)) {
+        return false;
+      }
+      if (sequence->card() == 2) {
+        frame = bytes;
+        frame_size = item->getLength();
+      } else {
+        joined.insert(joined.end(), bytes, bytes + item->getLength());
+      }
+    }
+    if (frame == nullptr) {
+      frame = joined.data();
+      frame_size = joined.size();
+    }
+    if (!decode_jpeg_gray8(frame, frame_size, rows, columns, out)) return false;
+  } else {
+    return false;
+  }
+  if (photometric == "MONOCHROME1") cv::subtract(cv::Scalar::all(255.0), out, out);
+  fast_path_decodes.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 }  // namespace
 
+std::uint64_t dicom_fast_path_decodes() {
+  return fast_path_decodes.load(std::memory_order_relaxed);
+}
+
 DecodedImage decode_dicom(const fs::path& path) {
+  return decode_dicom(path, /*allow_fast_path=*/true);
+}
+
+DecodedImage decode_dicom(const fs::path& path, bool allow_fast_path) {
   register_dicom_codecs();
   const std::string name = path.string();
   std::error_code ec;
@@ -86,9 +245,13 @@ DecodedImage decode_dicom(const fs::path& path) {
   }
   check_image_dimensions(columns, rows, name, "DICOM Rows/Columns");
 
+  const E_TransferSyntax xfer = ds->getOriginalXfer();
+  if (allow_fast_path && decode_identity_gray8(ds, xfer, rows, columns, out.pixels)) {
+    return out;
+  }
+
   // Decompress to an uncompressed representation first so that an unsupported transfer
   // syntax (JPEG 2000 has no DCMTK decoder here) is reported as such.
-  const E_TransferSyntax xfer = ds->getOriginalXfer();
   cond = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
   if (cond.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit)) {
     const DcmXfer x(xfer);

@@ -1,0 +1,149 @@
+// The DICOM fast path (8-bit grey files whose rendering is their stored values: uncompressed
+// ones copied, JPEG-baseline frames decoded by libjpeg-turbo) against the general path (DCMTK's
+// decoders and DicomImage): the same pixels, bit for bit, on synthetic files, the shared RSNA
+// and NIH samples and the encodings shipped with python3-pydicom.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <opencv2/core.hpp>
+#include <string>
+
+#include "core/error.h"
+#include "data/dicom.h"
+#include "data/dicom_writer.h"
+#include "support/temp_dir.h"
+
+namespace cxrsynth::data {
+namespace {
+
+using testing::DicomSpec;
+using testing::TempDir;
+using testing::write_dicom;
+
+// Both paths give the same image (or both fail); returns false when the general path fails.
+bool expect_same(const fs::path& p) {
+  DecodedImage general;
+  try {
+    general = decode_dicom(p, /*allow_fast_path=*/false);
+  } catch (const Error&) {
+    EXPECT_THROW(decode_dicom(p, true), Error) << p;
+    return false;
+  }
+  const DecodedImage fast = decode_dicom(p, true);
+  EXPECT_EQ(fast.pixels.type(), general.pixels.type()) << p;
+  EXPECT_EQ(fast.pixels.size(), general.pixels.size()) << p;
+  EXPECT_EQ(fast.bit_depth, general.bit_depth) << p;
+  EXPECT_EQ(fast.view, general.view) << p;
+  EXPECT_EQ(fast.modality, general.modality) << p;
+  if (fast.pixels.type() == general.pixels.type() && fast.pixels.size() == general.pixels.size()) {
+    EXPECT_EQ(cv::norm(fast.pixels, general.pixels, cv::NORM_INF), 0) << p;
+  }
+  return true;
+}
+
+TEST(DicomFastPath, SyntheticFilesMatchTheGeneralPath) {
+  TempDir dir;
+  int n = 0;
+  for (const char* enc : {"uncompressed", "jpeg-baseline", "jpeg-lossless", "rle"}) {
+    for (const char* photometric : {"MONOCHROME2", "MONOCHROME1"}) {
+      for (int variant = 0; variant < 4; ++variant) {
+        DicomSpec s;
+        s.width = 40;
+        s.height = 24;
+        s.encoding = enc;
+        s.photometric = photometric;
+        s.pixels.resize(40 * 24);
+        for (std::size_t i = 0; i < s.pixels.size(); ++i)
+          s.pixels[i] = static_cast<std::uint16_t>((i * 37 + i / 40 * 11) % 256);
+        if (variant == 1) {  // identity rescale: still the fast path
+          s.slope = 1.0;
+          s.intercept = 0.0;
+        } else if (variant == 2) {  // a real rescale: the general path
+          s.slope = 0.5;
+          s.intercept = 10.0;
+        } else if (variant == 3) {  // a window: the general path
+          s.window_center = 100;
+          s.window_width = 120;
+        }
+        const fs::path p = dir / ("f" + std::to_string(n++) + ".dcm");
+        write_dicom(p, s);
+        const std::uint64_t before = dicom_fast_path_decodes();
+        EXPECT_TRUE(expect_same(p)) << enc << " " << photometric << " " << variant;
+        // DCMTK's lossy encoder applies a rescale to the pixels it compresses (the written
+        // file has none), so only the uncompressed variant 2 must leave the fast path.
+        const bool uncompressed = std::string(enc) == "uncompressed";
+        const bool fast = variant <= 1 && (uncompressed || std::string(enc) == "jpeg-baseline");
+        if (fast || uncompressed || variant == 3) {
+          EXPECT_EQ(dicom_fast_path_decodes() - before, fast ? 1u : 0u)
+              << enc << " " << photometric << " " << variant;
+        }
+      }
+    }
+  }
+}
+
+TEST(DicomFastPath, TruncatedJpegFallsBackToTheGeneralPathsError) {
+  TempDir dir;
+  DicomSpec s;
+  s.width = 64;
+  s.height = 64;
+  s.encoding = "jpeg-baseline";
+  s.pixels.resize(64 * 64);
+  for (std::size_t i = 0; i < s.pixels.size(); ++i)
+    s.pixels[i] = static_cast<std::uint16_t>((i * 13) % 256);
+  write_dicom(dir / "a.dcm", s);
+  std::ifstream in(dir / "a.dcm", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  for (const std::size_t cut : {std::size_t{200}, std::size_t{600}, bytes.size() / 2}) {
+    testing::write_text(dir / "cut.dcm", bytes.substr(0, bytes.size() - cut));
+    std::string fast_error, general_error;
+    try {
+      decode_dicom(dir / "cut.dcm", false);
+    } catch (const Error& e) {
+      general_error = e.full_message();
+    }
+    try {
+      decode_dicom(dir / "cut.dcm", true);
+    } catch (const Error& e) {
+      fast_error = e.full_message();
+    }
+    EXPECT_FALSE(general_error.empty()) << "cut " << cut;
+    EXPECT_EQ(fast_error, general_error) << "cut " << cut;
+  }
+}
+
+TEST(DicomFastPath, SharedSamplesMatchTheGeneralPath) {
+  int checked = 0;
+  for (const char* sub : {"rsna-sample/stage_2_train_images", "nih-dicom-sample"}) {
+    const auto dir = testing::shared_data(sub);
+    if (!dir) continue;
+    for (const auto& e : fs::directory_iterator(*dir)) {
+      if (e.path().extension() != ".dcm") continue;
+      const std::uint64_t before = dicom_fast_path_decodes();
+      EXPECT_TRUE(expect_same(e.path())) << e.path();
+      EXPECT_EQ(dicom_fast_path_decodes() - before, 1u) << e.path() << ": not the fast path";
+      ++checked;
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "../shared/data RSNA/NIH samples not found";
+}
+
+TEST(DicomFastPath, PydicomTestFilesMatchTheGeneralPath) {
+  const fs::path dir = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
+  if (!fs::is_directory(dir)) GTEST_SKIP() << "python3-pydicom test files not installed";
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.is_regular_file() && e.path().extension() == ".dcm" && e.file_size() < (1 << 20)) {
+      files.push_back(e.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  int decoded = 0;
+  for (const auto& f : files) decoded += expect_same(f) ? 1 : 0;
+  std::printf("pydicom test files: %zu compared, %d decode\n", files.size(), decoded);
+}
+
+}  // namespace
+}  // namespace cxrsynth::data
