@@ -15,18 +15,17 @@
 #include <dcmtk/oflog/oflog.h>
 #include <fmt/format.h>
 
-#include <jpeglib.h>
-
 #include <atomic>
-#include <csetjmp>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <opencv2/core.hpp>
+#include <vector>
 
 #include "core/error.h"
+#include "data/jpeg_decode.h"
 
 namespace cxrsynth::data {
 
@@ -68,58 +67,6 @@ std::string get_string(DcmDataset* ds, const DcmTagKey& tag) {
 // and error messages are the reference.
 
 std::atomic<std::uint64_t> fast_path_decodes{0};
-
-struct JpegErrors {
-  jpeg_error_mgr mgr;
-  std::jmp_buf jump;
-};
-
-void jpeg_fail(j_common_ptr c) {
-  std::longjmp(reinterpret_cast<JpegErrors*>(c->err)->jump, 1);
-}
-
-void jpeg_count_warning(j_common_ptr c, int level) {
-  if (level < 0) ++c->err->num_warnings;  // corrupt or truncated data: not a clean decode
-}
-
-void jpeg_quiet(j_common_ptr /*c*/) {}
-
-// Decodes a one-component 8-bit sequential Huffman JPEG of exactly rows x cols into `out`;
-// false (out unspecified) for anything else and for any warning.
-bool decode_jpeg_gray8(const std::uint8_t* data, std::size_t size, int rows, int cols,
-                       cv::Mat& out) {
-  jpeg_decompress_struct cinfo;
-  JpegErrors err;
-  cinfo.err = jpeg_std_error(&err.mgr);
-  err.mgr.error_exit = jpeg_fail;
-  err.mgr.emit_message = jpeg_count_warning;
-  err.mgr.output_message = jpeg_quiet;
-  jpeg_create_decompress(&cinfo);
-  if (setjmp(err.jump) != 0) {
-    jpeg_destroy_decompress(&cinfo);
-    return false;
-  }
-  jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
-  if (jpeg_read_header(&cinfo, TRUE) != JPEG_HEADER_OK || cinfo.num_components != 1 ||
-      cinfo.data_precision != 8 || cinfo.progressive_mode || cinfo.arith_code ||
-      static_cast<long long>(cinfo.image_width) != cols ||
-      static_cast<long long>(cinfo.image_height) != rows) {
-    jpeg_destroy_decompress(&cinfo);
-    return false;
-  }
-  cinfo.out_color_space = JCS_GRAYSCALE;
-  cinfo.dct_method = JDCT_ISLOW;  // DCMTK's default, the exact integer IDCT
-  jpeg_start_decompress(&cinfo);
-  out.create(rows, cols, CV_8UC1);
-  while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = out.ptr(static_cast<int>(cinfo.output_scanline));
-    jpeg_read_scanlines(&cinfo, &row, 1);
-  }
-  jpeg_finish_decompress(&cinfo);
-  const bool clean = err.mgr.num_warnings == 0;
-  jpeg_destroy_decompress(&cinfo);
-  return clean;
-}
 
 bool has_tag(DcmDataset* ds, const DcmTagKey& tag) {
   return ds->tagExists(tag);

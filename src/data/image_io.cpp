@@ -17,6 +17,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "data/dicom.h"
+#include "data/jpeg_decode.h"
 
 namespace cxrsynth::data {
 namespace {
@@ -105,12 +106,20 @@ DecodedImage decode_raster(const fs::path& path) {
   if (bytes.empty()) throw Error(fmt::format("{}: zero-byte file (expected an image)", name));
   check_complete(bytes, name);
   check_declared_size(bytes, name);
-  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
   cv::Mat m;
-  try {
-    m = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception& e) {
-    throw Error(fmt::format("{}: cannot decode image: {}", name, e.what()));
+  // 8-bit grey and colour JPEGs straight through libjpeg-turbo into BGR (the same pixels as
+  // imdecode, see jpeg_decode.h); everything else, and any JPEG it declines, through OpenCV.
+  const bool jpeg_done =
+      starts_with(bytes, "\xFF\xD8", 2) &&
+      decode_jpeg_8bit(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), m);
+  if (!jpeg_done) {
+    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1,
+                         const_cast<char*>(bytes.data()));
+    try {
+      m = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+    } catch (const cv::Exception& e) {
+      throw Error(fmt::format("{}: cannot decode image: {}", name, e.what()));
+    }
   }
   if (m.empty()) {
     throw Error(fmt::format("{}: cannot decode image (corrupt, or not PNG/JPEG/DICOM)", name));
@@ -205,7 +214,12 @@ void check_png_input(const fs::path& path, const cv::Mat& image) {
 void write_png_renamed(const fs::path& path, const cv::Mat& image) {
   check_png_input(path, image);
   std::vector<unsigned char> bytes;
-  if (!cv::imencode(".png", image, bytes)) {
+  // libpng's adaptive row filters and zlib's run-length strategy: 16% smaller files than
+  // OpenCV's default (SUB filter only, level 1) on the shared samples and 4% smaller than
+  // Pillow's default (level 6), at about a fifth of level 6's time (benchmarks/prepare/README.md).
+  static const std::vector<int> params = {cv::IMWRITE_PNG_COMPRESSION, 1, cv::IMWRITE_PNG_STRATEGY,
+                                          cv::IMWRITE_PNG_STRATEGY_RLE};
+  if (!cv::imencode(".png", image, bytes, params)) {
     throw Error(fmt::format("{}: cannot encode PNG", path.string()));
   }
   static std::atomic<unsigned> counter{0};

@@ -61,6 +61,13 @@ std::vector<Processed> process_candidates(const std::vector<Candidate>& candidat
   std::vector<Processed> results(n);
   if (n == 0) return results;
   Progress progress("prepare: decode", static_cast<std::int64_t>(n), {10.0, "img"});
+  // One image per thread: OpenCV's own worker threads (resize, colour conversion) on top would
+  // oversubscribe the cores (and let a one-thread run use more). Restored afterwards.
+  struct OpenCvThreads {
+    int before = cv::getNumThreads();
+    OpenCvThreads() { cv::setNumThreads(1); }
+    ~OpenCvThreads() { cv::setNumThreads(before); }
+  } one_opencv_thread;
   // Each item writes only results[i]: the order of the results (and so of everything
   // downstream) does not depend on scheduling.
   parallel_for(

@@ -1,18 +1,24 @@
-// The DICOM fast path (8-bit grey files whose rendering is their stored values: uncompressed
-// ones copied, JPEG-baseline frames decoded by libjpeg-turbo) against the general path (DCMTK's
-// decoders and DicomImage): the same pixels, bit for bit, on synthetic files, the shared RSNA
-// and NIH samples and the encodings shipped with python3-pydicom.
+// The decoding fast paths against the general paths, bit for bit:
+// - DICOM (8-bit grey files whose rendering is their stored values: uncompressed ones copied,
+//   JPEG-baseline frames decoded by libjpeg-turbo) against DCMTK's decoders and DicomImage, on
+//   synthetic files, the shared RSNA and NIH samples and python3-pydicom's test files;
+// - JPEG (libjpeg-turbo straight to BGR) against cv::imdecode + the grey conversion, on
+//   synthetic JPEGs (grey, colour 4:2:0, progressive) and the shared Cohen and Kermany
+//   samples.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <string>
 
 #include "core/error.h"
 #include "data/dicom.h"
 #include "data/dicom_writer.h"
+#include "data/image_io.h"
 #include "support/temp_dir.h"
 
 namespace cxrsynth::data {
@@ -143,6 +149,71 @@ TEST(DicomFastPath, PydicomTestFilesMatchTheGeneralPath) {
   int decoded = 0;
   for (const auto& f : files) decoded += expect_same(f) ? 1 : 0;
   std::printf("pydicom test files: %zu compared, %d decode\n", files.size(), decoded);
+}
+
+// What decode_image gave before the JPEG fast path: OpenCV's decoder, then one grey channel.
+cv::Mat opencv_reference(const fs::path& p) {
+  const cv::Mat m = cv::imread(p.string(), cv::IMREAD_UNCHANGED);
+  cv::Mat g;
+  if (m.channels() == 3) {
+    cv::cvtColor(m, g, cv::COLOR_BGR2GRAY);
+  } else if (m.channels() == 4) {
+    cv::cvtColor(m, g, cv::COLOR_BGRA2GRAY);
+  } else {
+    g = m;
+  }
+  return g;
+}
+
+void expect_same_as_opencv(const fs::path& p) {
+  const cv::Mat ref = opencv_reference(p);
+  const cv::Mat got = decode_image(p);
+  ASSERT_EQ(got.type(), ref.type()) << p;
+  ASSERT_EQ(got.size(), ref.size()) << p;
+  EXPECT_EQ(cv::norm(got, ref, cv::NORM_INF), 0) << p;
+}
+
+TEST(JpegFastPath, SyntheticJpegsMatchOpenCV) {
+  TempDir dir;
+  cv::Mat colour(37, 53, CV_8UC3), grey(37, 53, CV_8UC1);
+  cv::randu(colour, 0, 256);
+  cv::GaussianBlur(colour, colour, cv::Size(5, 5), 2.0);  // some structure for the DCT
+  cv::cvtColor(colour, grey, cv::COLOR_BGR2GRAY);
+  int n = 0;
+  for (const cv::Mat* m : {&colour, &grey}) {
+    for (const int quality : {60, 95}) {
+      for (const int progressive : {0, 1}) {
+        const fs::path p = dir / ("j" + std::to_string(n++) + ".jpg");
+        ASSERT_TRUE(cv::imwrite(
+            p.string(), *m,
+            {cv::IMWRITE_JPEG_QUALITY, quality, cv::IMWRITE_JPEG_PROGRESSIVE, progressive}));
+        expect_same_as_opencv(p);
+      }
+    }
+  }
+}
+
+TEST(JpegFastPath, SharedSamplesMatchOpenCV) {
+  int checked = 0;
+  if (const auto cohen = testing::shared_data("cohen-covid-sample/images")) {
+    for (const auto& e : fs::directory_iterator(*cohen)) {
+      expect_same_as_opencv(e.path());  // JPEG and PNG (PNGs take the OpenCV path)
+      ++checked;
+    }
+  }
+  if (const auto kermany = testing::shared_data("kermany-pediatric-224")) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::recursive_directory_iterator(*kermany)) {
+      const std::string ext = e.path().extension().string();
+      if (ext == ".jpeg" || ext == ".jpg") files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (std::size_t i = 0; i < files.size(); i += 97) {  // about 60 of 5,840
+      expect_same_as_opencv(files[i]);
+      ++checked;
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "../shared/data Cohen/Kermany samples not found";
 }
 
 }  // namespace
