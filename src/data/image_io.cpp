@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "data/dicom.h"
 #include "data/jpeg_decode.h"
+#include "data/png_encode.h"
 
 namespace cxrsynth::data {
 namespace {
@@ -213,15 +214,11 @@ void check_png_input(const fs::path& path, const cv::Mat& image) {
 
 void write_png_renamed(const fs::path& path, const cv::Mat& image) {
   check_png_input(path, image);
-  std::vector<unsigned char> bytes;
-  // libpng's adaptive row filters and zlib's run-length strategy: 16% smaller files than
-  // OpenCV's default (SUB filter only, level 1) on the shared samples and 4% smaller than
-  // Pillow's default (level 6), at about a fifth of level 6's time (benchmarks/prepare/README.md).
-  static const std::vector<int> params = {cv::IMWRITE_PNG_COMPRESSION, 1, cv::IMWRITE_PNG_STRATEGY,
-                                          cv::IMWRITE_PNG_STRATEGY_RLE};
-  if (!cv::imencode(".png", image, bytes, params)) {
-    throw Error(fmt::format("{}: cannot encode PNG", path.string()));
-  }
+  // Adaptive row filters and zlib's run-length strategy (png_encode.h): 16% smaller files than
+  // OpenCV's default (Sub filter only, level 1) on the shared samples and 4% smaller than
+  // Pillow's default (level 6), at a fraction of level 6's time (benchmarks/prepare/README.md).
+  std::vector<std::uint8_t> bytes;
+  encode_png_gray(image, bytes);
   static std::atomic<unsigned> counter{0};
   const fs::path tmp = path.parent_path() / fmt::format(".{}.tmp{}-{}", path.filename().string(),
                                                         static_cast<long>(::getpid()), counter++);
