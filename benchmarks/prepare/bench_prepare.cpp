@@ -1,8 +1,9 @@
-// Prepare throughput: decode + resize + PNG write + SHA-256 of each file, one thread, as
-// `cxrsynth prepare` does per image. Compared with prepare_reference.py (pydicom + Pillow) on
-// the same files by run.sh, which prints the ratio.
+// Prepare throughput: decode + resize + PNG write + SHA-256 of each file on THREADS threads,
+// as `cxrsynth prepare` does per image (process_candidates, including its final syncfs).
+// Compared with prepare_reference.py (pydicom + Pillow) on the same files by run.sh, which
+// prints the ratio.
 //
-// Usage: bench_prepare OUT_DIR IMAGE_SIZE REPEATS FILE...
+// Usage: bench_prepare OUT_DIR IMAGE_SIZE REPEATS THREADS FILE...
 // Prints "cxrsynth: N images, median S s, R images/s".
 #include <algorithm>
 #include <chrono>
@@ -17,16 +18,17 @@
 
 int main(int argc, char** argv) {
   using namespace cxrsynth;
-  if (argc < 5) {
-    std::fprintf(stderr, "usage: bench_prepare OUT_DIR IMAGE_SIZE REPEATS FILE...\n");
+  if (argc < 6) {
+    std::fprintf(stderr, "usage: bench_prepare OUT_DIR IMAGE_SIZE REPEATS THREADS FILE...\n");
     return 2;
   }
   set_log_level(LogLevel::kQuiet);
   const std::filesystem::path out = argv[1];
   const int size = std::atoi(argv[2]);
   const int repeats = std::max(1, std::atoi(argv[3]));
+  const int threads = std::max(1, std::atoi(argv[4]));
   std::vector<data::Candidate> candidates;
-  for (int i = 4; i < argc; ++i) {
+  for (int i = 5; i < argc; ++i) {
     data::Candidate c;
     c.file = argv[i];
     c.row.id = "b" + std::to_string(i);
@@ -35,7 +37,7 @@ int main(int argc, char** argv) {
   std::vector<double> times;
   for (int r = 0; r < repeats; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
-    const auto results = data::process_candidates(candidates, size, out, /*threads=*/1);
+    const auto results = data::process_candidates(candidates, size, out, threads);
     const auto t1 = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < results.size(); ++i) {
       if (!results[i].ok) {
