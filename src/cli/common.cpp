@@ -55,6 +55,7 @@ Config begin_stage(const CommonArgs& args, const std::string& stage_name) {
         "the reference (netlib) BLAS is loaded: transposed convolutions and linear layers "
         "run 17-30x slower; install libopenblas0-openmp (scripts/install_deps.sh)");
   }
+  if (const auto w = blas_coretype_warning(); !w.empty()) log_warn("{}", w);
   return cfg;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
@@ -120,6 +121,32 @@ bool slow_blas_detected() {
       },
       &slow);
   return slow;
+}
+
+std::string blas_coretype_warning(const char* coretype, bool avx512) {
+  if (coretype == nullptr || *coretype == '\0') return "";
+  std::string lower(coretype);
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  // OpenBLAS core names with AVX-512 kernels.
+  const bool has_avx512_kernels = lower.find("skylakex") != std::string::npos ||
+                                  lower.find("cooperlake") != std::string::npos ||
+                                  lower.find("sapphirerapids") != std::string::npos;
+  if (!avx512 || has_avx512_kernels) return "";
+  return fmt::format(
+      "OPENBLAS_CORETYPE={} is set in the environment: OpenBLAS uses that core's kernels, without "
+      "the AVX-512 this CPU has, and its sgemm (linear layers, transposed convolutions) runs at "
+      "about half speed; cxrsynth leaves the variable as it is: unset it for cxrsynth's commands "
+      "if nothing else needs it",
+      coretype);
+}
+
+std::string blas_coretype_warning() {
+#if defined(__x86_64__) || defined(__i386__)
+  const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
+#else
+  const bool avx512 = false;
+#endif
+  return blas_coretype_warning(std::getenv("OPENBLAS_CORETYPE"), avx512);
 }
 
 }  // namespace cxrsynth

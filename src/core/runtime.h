@@ -34,4 +34,13 @@ int apply_threads(int threads);
 // warns then (transposed convolutions run 17-30x slower on it).
 bool slow_blas_detected();
 
+// A warning (empty when none) about OPENBLAS_CORETYPE in the environment: some machines set it
+// (with OPENBLAS_L2_SIZE) to an older core than the CPU is, e.g. Haswell on an AVX-512 CPU,
+// where OpenBLAS's sgemm then runs at about half speed (PERFORMANCE.md: 248 vs 451 GFLOP/s).
+// cxrsynth never changes the variable; it says so. `coretype` null = not set; `avx512`: whether
+// this CPU has AVX-512F.
+std::string blas_coretype_warning(const char* coretype, bool avx512);
+// The same for this process's environment and CPU.
+std::string blas_coretype_warning();
+
 }  // namespace cxrsynth
