@@ -5,7 +5,8 @@ write), with pydicom for DICOM and Pillow for PNG/JPEG.
 
 Usage: /usr/bin/python3 prepare_reference.py [--workers N] [--png same|pillow-default]
                                              OUT_DIR IMAGE_SIZE REPEATS FILE...
-Prints "python: N images, median S s, R images/s".
+Prints "python: N images, median S s, R images/s, cpu C ms/image" (C: CPU time per image,
+summed over the worker processes' jobs, median of the passes).
 
 --workers N: N worker processes (multiprocessing, created once before the timed passes), the
   way a Python user parallelises this; 1 (the default) runs in this process.
@@ -53,7 +54,9 @@ def process(path, size, out_path):
 
 
 def _job(args):
+    t0 = time.process_time()
     process(*args)
+    return time.process_time() - t0
 
 
 def _init(png):
@@ -74,21 +77,24 @@ def main():
     os.makedirs(a.out_dir, exist_ok=True)
     jobs = [(f, a.size, os.path.join(a.out_dir, "p%d.png" % i)) for i, f in enumerate(a.files)]
     pool = multiprocessing.Pool(a.workers, _init, (a.png,)) if a.workers > 1 else None
-    times = []
+    times, cpu = [], []
     for _ in range(max(1, a.repeats)):
         t0 = time.perf_counter()
         if pool:
-            pool.map(_job, jobs, chunksize=1)
+            cpu.append(sum(pool.map(_job, jobs, chunksize=1)))
         else:
+            c0 = time.process_time()
             for j in jobs:
                 _job(j)
+            cpu.append(time.process_time() - c0)
         times.append(time.perf_counter() - t0)
     if pool:
         pool.close()
         pool.join()
     median = statistics.median(times)
     n = len(a.files)
-    print("python: %d images, median %.3f s, %.1f images/s" % (n, median, n / median))
+    print("python: %d images, median %.3f s, %.1f images/s, cpu %.2f ms/image"
+          % (n, median, n / median, 1000 * statistics.median(cpu) / n))
 
 
 if __name__ == "__main__":

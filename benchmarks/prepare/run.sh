@@ -7,6 +7,8 @@
 #   - the P3 figure ("ratio ... throughput: N x"): cxrsynth's stage on THREADS threads (default
 #     2, what `cxrsynth prepare` uses on this machine) vs the Python reference on THREADS worker
 #     processes, both writing PNGs with the same settings (comparable files);
+#   - the CPU time per image of both sides in that run (it hardly moves with the machine's
+#     load, unlike the throughput: a cross-check on shared machines);
 #   - one thread vs one Python process (same PNG settings);
 #   - the Python reference with Pillow's default PNG settings (zlib level 6), THREADS processes.
 # The Python side runs with Debian's tcmalloc preloaded when present (its best settings).
@@ -23,9 +25,11 @@ py() { if [ -f "$tcmalloc" ]; then LD_PRELOAD="$tcmalloc" /usr/bin/python3 "$@";
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/images"
-# images/s of a "cxrsynth: ..." or "python: ..." line
+# images/s and CPU ms per image of a "cxrsynth: ..." or "python: ..." line
 rate() { echo "$1" | sed -n 's/.*, \([0-9.]*\) images\/s.*/\1/p'; }
+cpu() { echo "$1" | sed -n 's/.*cpu \([0-9.]*\) ms\/image.*/\1/p'; }
 ratio() { awk -v a="$(rate "$1")" -v b="$(rate "$2")" 'BEGIN { printf "%.2f", a / b }'; }
+cpu_ratio() { awk -v a="$(cpu "$1")" -v b="$(cpu "$2")" 'BEGIN { printf "%.2f", b / a }'; }
 for set in rsna nih cohen; do
   case $set in
     rsna) files=$(ls "$shared"/rsna-sample/stage_2_train_images/*.dcm) ;;
@@ -39,6 +43,7 @@ for set in rsna nih cohen; do
   pd=$(py "$here/prepare_reference.py" --workers "$threads" --png pillow-default "$tmp/py" "$size" "$repeats" $files)
   echo "$set ($size px, $threads threads vs $threads processes): $cn | $pn"
   echo "  ratio cxrsynth/python throughput: $(ratio "$cn" "$pn")x"
+  echo "  CPU time per image: cxrsynth $(cpu "$cn") ms, python $(cpu "$pn") ms: $(cpu_ratio "$cn" "$pn")x less (load-insensitive cross-check)"
   echo "  1 thread vs 1 process: cxrsynth $(rate "$c1") images/s, python $(rate "$p1") images/s: $(ratio "$c1" "$p1")x"
   echo "  python with Pillow's default PNG settings (level 6), $threads processes: $(rate "$pd") images/s: cxrsynth $(ratio "$cn" "$pd")x"
 done
