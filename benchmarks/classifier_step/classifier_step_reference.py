@@ -6,7 +6,8 @@ cross-entropy on the softmax, Keras epsilon), torch.optim.Adadelta(lr 1e-3, rho 
 eps 1e-7), same batch, size and threads, random inputs.
 
 Usage: classifier_step_reference.py ARCH SIZE BATCH THREADS REPEATS [contiguous|channels_last]
-Prints "python ARCH: median S s, min S s, forward GFLOP G (...)": G counts the convolutions
+Prints "python ARCH: median S s, min S s, cpu S s, forward GFLOP G (...)" (cpu: process CPU
+time of a step, all threads; with 1 thread close to the idle wall time on a busy machine): G counts the convolutions
 and linear layers of one forward pass of the batch (1 MAC = 2 FLOP); a training step is
 taken as 3x forward (backward = 2x forward; the first convolution needs no input gradient, so
 this slightly overstates the work).
@@ -66,9 +67,9 @@ def main():
         x = x.contiguous(memory_format=torch.channels_last)
     flop = forward_flop(net, x)
     opt = torch.optim.Adadelta(net.parameters(), lr=1e-3, rho=0.95, eps=1e-7)
-    times = []
+    times, cpu = [], []
     for r in range(repeats + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad()
         loss = bce_on_softmax(net(x), y).mean()
         loss.item()
@@ -76,9 +77,11 @@ def main():
         opt.step()
         if r > 0:
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     times.sort()
+    cpu.sort()
     print(f"python {arch}: median {times[len(times) // 2]:.4f} s, min {times[0]:.4f} s, "
-          f"forward GFLOP {flop / 1e9:.3f} ({repeats} steps after 1 warm-up, {fmt}, "
+          f"cpu {cpu[len(cpu) // 2]:.4f} s, forward GFLOP {flop / 1e9:.3f} ({repeats} steps after 1 warm-up, {fmt}, "
           f"{threads} threads)")
 
 

@@ -28,8 +28,9 @@ class DenseLayerImpl : public nn::Module {
   }
   // [N, in, H, W] -> [N, growth, H, W]
   torch::Tensor forward(const torch::Tensor& x) {
-    auto y = conv1_->forward(torch::relu(norm1_->forward(x)));
-    return conv2_->forward(torch::relu(norm2_->forward(y)));
+    // ReLU in place on the batch norm outputs, as torchvision (inplace=True).
+    auto y = conv1_->forward(norm1_->forward(x).relu_());
+    return conv2_->forward(norm2_->forward(y).relu_());
   }
 
  private:
@@ -110,7 +111,7 @@ class DenseNetImpl : public ClassifierNetImpl {
   }
 
   torch::Tensor pooled_features(const torch::Tensor& x) override {
-    return torch::relu(features_->forward(x)).mean({2, 3});  // [N, C]
+    return features_->forward(x).relu_().mean({2, 3});  // [N, C]
   }
   torch::Tensor head(const torch::Tensor& f) override { return classifier_->forward(f); }
   std::vector<std::string> head_keys() const override {

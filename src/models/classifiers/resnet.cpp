@@ -35,11 +35,14 @@ class BottleneckImpl : public nn::Module {
   }
 
   torch::Tensor forward(const torch::Tensor& x) {
-    auto y = torch::relu(bn1_->forward(conv1_->forward(x)));
-    y = torch::relu(bn2_->forward(conv2_->forward(y)));
+    // In place, as torchvision (ReLU(inplace=True), out += identity): batch norm's backward
+    // needs its input, not its output, and ReLU's backward its output, so nothing that
+    // autograd saved is overwritten; same values, fewer passes over new memory.
+    auto y = bn1_->forward(conv1_->forward(x)).relu_();
+    y = bn2_->forward(conv2_->forward(y)).relu_();
     y = bn3_->forward(conv3_->forward(y));
-    const auto identity = downsample_ ? downsample_->forward(x) : x;
-    return torch::relu(y + identity);
+    y.add_(downsample_ ? downsample_->forward(x) : x);
+    return y.relu_();
   }
 
  private:
@@ -81,7 +84,7 @@ class ResNet50Impl : public ClassifierNetImpl {
   }
 
   torch::Tensor pooled_features(const torch::Tensor& x) override {
-    auto y = torch::relu(bn1_->forward(conv1_->forward(x)));
+    auto y = bn1_->forward(conv1_->forward(x)).relu_();
     y = torch::max_pool2d(y, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
     for (auto& layer : layers_) y = layer->forward(y);
     return y.mean({2, 3});  // [N, 2048]

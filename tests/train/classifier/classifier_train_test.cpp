@@ -2,11 +2,13 @@
 // held-out images, exact resume, refusal to resume with other options.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <cstring>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/seed.h"
 #include "eval/metrics.h"
+#include "models/classifiers/classifier.h"
 #include "models/classifiers/weights_io.h"
 #include "support/temp_dir.h"
 #include "train/classifier/adadelta.h"
@@ -54,6 +56,67 @@ TEST(ClassifierAdadelta, OneStepMatchesTheFormula) {
     const double delta = std::sqrt(1e-7) / std::sqrt(0.05 * g * g + 1e-7) * g;
     EXPECT_NEAR(p[i].item<double>(), (i == 0 ? 1.0 : -2.0) - 0.5 * delta, 1e-7);
   }
+}
+
+bool same_bytes(const torch::Tensor& a, const torch::Tensor& b) {
+  const auto ca = a.contiguous(), cb = b.contiguous();
+  return ca.sizes() == cb.sizes() && ca.scalar_type() == cb.scalar_type() &&
+         std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.nbytes()) == 0;
+}
+
+TEST(ClassifierAdadelta, FusedUpdateIsBitIdenticalToTheAtenOperations) {
+  torch::manual_seed(3);
+  // Sizes: shorter than a vector, a scalar tail, several parallel_for chunks.
+  for (const std::int64_t n : {1, 7, 8, 4099, 100003}) {
+    auto p1 = torch::randn({n}), sq1 = torch::zeros({n}), acc1 = torch::zeros({n});
+    auto p2 = p1.clone(), sq2 = sq1.clone(), acc2 = acc1.clone();
+    for (int step = 0; step < 4; ++step) {
+      auto g = torch::randn({n}) * std::pow(10.0, -step);
+      g.index_put_({torch::arange(0, n, 5)}, 0.0);  // zero gradients too
+      adadelta_update_aten(p1, g, sq1, acc1, 1e-3, 0.95, 1e-7);
+      if (!adadelta_update_fused(p2, g, sq2, acc2, 1e-3, 0.95, 1e-7)) {
+        GTEST_SKIP() << "fused Adadelta not used on this CPU (no AVX2/FMA or ATen differs)";
+      }
+      ASSERT_TRUE(same_bytes(p1, p2)) << "n " << n << " step " << step;
+      ASSERT_TRUE(same_bytes(sq1, sq2)) << "n " << n << " step " << step;
+      ASSERT_TRUE(same_bytes(acc1, acc2)) << "n " << n << " step " << step;
+    }
+  }
+}
+
+// Adadelta::step (fused update) after zero_grad (gradients set to none) gives the same bytes
+// as before these speed-ups: zeroed gradients and the ATen operations.
+TEST(ClassifierAdadelta, TrainingStepsEqualZeroedGradientsAndAtenUpdate) {
+  auto o = tiny_options();
+  o.model.in_channels = 1;
+  torch::manual_seed(5);
+  auto a = models::make_classifier(o.model);
+  torch::manual_seed(5);
+  auto b = models::make_classifier(o.model);
+  a->train();
+  b->train();
+  const auto x = torch::rand({4, 1, 32, 32});
+  const auto y = torch::tensor({0, 1, 1, 0}, torch::kInt64);
+  Adadelta opt_a(a->parameters(), 1.0, 0.95, 1e-7);
+  Adadelta opt_b(b->parameters(), 1.0, 0.95, 1e-7);
+  auto pb = b->parameters();
+  for (int step = 0; step < 3; ++step) {
+    opt_a.zero_grad();
+    bce_on_softmax(a->forward(x), y).mean().backward();
+    opt_a.step();
+    for (auto& p : pb)
+      if (p.grad().defined()) p.mutable_grad().zero_();
+    bce_on_softmax(b->forward(x), y).mean().backward();
+    for (std::size_t i = 0; i < pb.size(); ++i)
+      adadelta_update_aten(pb[i], pb[i].grad(), opt_b.square_avg()[i], opt_b.acc_delta()[i], 1.0,
+                           0.95, 1e-7);
+  }
+  const auto pa = a->named_parameters(), pbn = b->named_parameters();
+  for (const auto& item : pa) {
+    EXPECT_TRUE(same_bytes(item.value(), pbn[item.key()])) << item.key();
+  }
+  const auto ba = a->named_buffers(), bb = b->named_buffers();
+  for (const auto& item : ba) EXPECT_TRUE(same_bytes(item.value(), bb[item.key()])) << item.key();
 }
 
 TEST(ClassifierTraining, TinyPhantomRunBeatsChanceOnHeldOutImages) {
