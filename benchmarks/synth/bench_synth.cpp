@@ -4,9 +4,12 @@
 // bench_synth_reference.py (PyTorch-Python, same architecture and batch) by run.sh.
 //
 // Usage: bench_synth DIR SIZE N BATCH ARCH FILTERS PRECISION WORKERS THREADS
-// Prints "cxrsynth: N images, model X images/s, end-to-end Y images/s[, bf16 PSNR Z dB]".
+// Prints "cxrsynth: N images, model X images/s, end-to-end Y images/s[, bf16 PSNR Z dB],
+// model fp32 W images/s" (X: the generator alone in PRECISION, as the engine runs it).
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -15,7 +18,9 @@
 
 #include "core/log.h"
 #include "data/image_io.h"
+#include "data/preprocess.h"
 #include "models/cyclegan/networks.h"
+#include "synth/bf16_unet.h"
 #include "synth/engine.h"
 
 int main(int argc, char** argv) {
@@ -62,22 +67,57 @@ int main(int argc, char** argv) {
     job.sources.push_back({"in-" + std::to_string(i), "", "external", path});
   }
   synth::Translator translate = [&](const at::Tensor& x) { return net->forward(x); };
-
-  // Generator alone, same batches (fp32, inference mode).
-  const auto input = torch::rand({batch, 1, size, size}) * 2 - 1;
-  {
-    c10::InferenceMode guard;
-    translate(input);  // warm-up
-    const auto t0 = std::chrono::steady_clock::now();
-    const int batches = (n + batch - 1) / batch;
-    for (int b = 0; b < batches; ++b) translate(input);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("cxrsynth: %d images, model %.2f images/s, ", n, batches * batch / s);
+  const bool bf16 = o.precision == "bf16";
+  synth::Translator bf16_translate;
+  if (bf16 && synth::bf16_unet_supported(g)) bf16_translate = synth::make_bf16_unet_translator(net);
+  // What the engine runs for this precision (bf16 without the U-Net graph: autocast).
+  synth::Translator model = translate;
+  if (bf16 && bf16_translate) {
+    model = bf16_translate;
+  } else if (bf16) {
+    model = [&](const at::Tensor& x) {
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::Tensor y = net->forward(x).to(torch::kFloat);
+      at::autocast::clear_cache();
+      at::autocast::set_cpu_enabled(false);
+      return y;
+    };
   }
+
+  // The generator alone on the same batches (inference mode), in this precision and in fp32.
+  const auto input = torch::rand({batch, 1, size, size}) * 2 - 1;
+  const int batches = (n + batch - 1) / batch;
+  auto time_model = [&](const synth::Translator& f) {
+    c10::InferenceMode guard;
+    f(input);  // warm-up
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int b = 0; b < batches; ++b) f(input);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return batches * batch / s;
+  };
+  const double model_ips = time_model(model);
+  const double fp32_ips = bf16 ? time_model(translate) : model_ips;
+
+  // End to end, timed without the engine's bf16 PSNR check (o.bf16_check_images = 0: in a
+  // 32-image run, re-running the first batch in fp32 would add about half the bf16 work); the
+  // PSNR is measured below, outside the timing, on the first batch of the same images.
   std::filesystem::remove_all(job.out_dir);
-  const auto stats = synth::synthesize(job, translate, o);
-  std::printf("end-to-end %.2f images/s", stats.images_per_s);
-  if (stats.bf16_psnr_db) std::printf(", bf16 PSNR %.2f dB", *stats.bf16_psnr_db);
-  std::printf("\n");
+  o.bf16_check_images = 0;
+  const auto stats = synth::synthesize(job, translate, o, {}, bf16_translate);
+  std::printf("cxrsynth: %d images, model %.2f images/s, end-to-end %.2f images/s", n, model_ips,
+              stats.images_per_s);
+  if (bf16) {
+    at::Tensor first = torch::empty({std::min(batch, n), 1, size, size});
+    for (int k = 0; k < first.size(0); ++k) {
+      const cv::Mat unit =
+          data::to_unit(data::decode_image(job.sources[static_cast<std::size_t>(k)].path));
+      first[k][0].copy_(torch::from_blob(const_cast<float*>(unit.ptr<float>()), {size, size}) * 2 -
+                        1);
+    }
+    c10::InferenceMode guard;
+    std::printf(", bf16 PSNR %.2f dB", synth::psnr_db(translate(first), model(first)));
+  }
+  std::printf(", model fp32 %.2f images/s\n", fp32_ips);
   return 0;
 }

@@ -12,12 +12,19 @@ trap 'rm -rf "$tmp"' EXIT
 c=$("$build/benchmarks/synth/bench_synth" "$tmp" "$size" "$n" "$batch" "$arch" "$filters" \
   "$precision" "$workers" "$threads")
 p=$(/usr/bin/python3 "$here/bench_synth_reference.py" "$tmp/in" "$tmp/py" "$size" "$n" "$batch" \
-  "$arch" "$filters" "$threads")
+  "$arch" "$filters" "$threads" "$precision")
 echo "$arch/$filters, $size px, batch $batch, $precision, $workers workers, $threads threads:"
 echo "  $c"
 echo "  $p"
-echo "$c|$p" | awk -F'|' '{ if ($2 ~ /skipped/) exit;
-  split($1, a, ", "); split($2, b, ", ");
-  sub(/model /, "", a[2]); sub(/ images\/s/, "", a[2]); sub(/model /, "", b[2]); sub(/ images\/s/, "", b[2]);
-  sub(/end-to-end /, "", a[3]); sub(/ images\/s/, "", a[3]); sub(/end-to-end /, "", b[3]); sub(/ images\/s/, "", b[3]);
-  printf "  ratio cxrsynth/python: model %.2fx, end-to-end %.2fx\n", a[2] / b[2], a[3] / b[3] }'
+echo "$c|$p" | awk -F'|' '
+  function num(f,  w, k) { sub(/ images\/s.*/, "", f); k = split(f, w, " "); return w[k] + 0 }
+  { if ($2 ~ /skipped/) exit;
+  na = split($1, a, ", "); nb = split($2, b, ", ");
+  cf = 0; pa = 0;
+  for (i = 4; i <= na; ++i) if (a[i] ~ /^model fp32/) cf = num(a[i]);
+  for (i = 4; i <= nb; ++i) if (b[i] ~ /^model bf16 autocast/) pa = num(b[i]);
+  printf "  ratio cxrsynth/python: model %.2fx, end-to-end %.2fx", num(a[2]) / num(b[2]), num(a[3]) / num(b[3]);
+  if (cf > 0 && cf != num(a[2])) printf " (fp32 model alone %.2fx", cf / num(b[2]);
+  if (cf > 0 && cf != num(a[2]) && pa > 0) printf "; bf16 model vs Python bf16 autocast %.2fx", num(a[2]) / pa;
+  if (cf > 0 && cf != num(a[2])) printf ")";
+  printf "\n" }'

@@ -416,7 +416,7 @@ bool merge_manifest(const SynthJob& job) {
 }
 
 SynthStats synthesize(const SynthJob& job, const Translator& translate, const SynthOptions& options,
-                      Shard shard) {
+                      Shard shard, const Translator& bf16_translate) {
   validate(job, options, shard);
   SynthStats stats;
   stats.total = static_cast<std::int64_t>(job.sources.size());
@@ -495,7 +495,9 @@ SynthStats synthesize(const SynthJob& job, const Translator& translate, const Sy
       {
         c10::InferenceMode guard;
         if (bf16) {
-          {
+          if (bf16_translate) {
+            out = bf16_translate(in);
+          } else {
             CpuBf16Autocast autocast;
             out = translate(in);
           }

@@ -91,8 +91,11 @@ double psnr_db(const at::Tensor& a, const at::Tensor& b);
 
 // Runs shard `shard` of `job`. Throws UsageError on bad options or a non-train source when
 // job.require_train; Error naming the file on decode/encode/write failures.
+// `translate` is the fp32 model. With options.precision bf16, `bf16_translate` (when given,
+// e.g. make_bf16_unet_translator) computes the outputs and `translate` only the fp32 PSNR
+// check; without it, `translate` runs under CPU bf16 autocast.
 SynthStats synthesize(const SynthJob& job, const Translator& translate, const SynthOptions& options,
-                      Shard shard = {});
+                      Shard shard = {}, const Translator& bf16_translate = {});
 
 // Writes out_dir/manifest.csv when every output of the job is present in a journal and its
 // file verifies; returns false (writing nothing) otherwise, logging how many are missing.

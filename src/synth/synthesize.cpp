@@ -13,6 +13,7 @@
 #include "data/tasks.h"
 #include "models/cyclegan/generator_io.h"
 #include "models/cyclegan/networks.h"
+#include "synth/bf16_unet.h"
 #include "train/checkpoint.h"
 
 namespace cxrsynth::synth {
@@ -63,18 +64,23 @@ LoadedGenerator load_translator(const fs::path& dir, const std::string& directio
 
 std::string gen_options_hash(const models::GeneratorOptions& g, const SynthOptions& o,
                              int image_size) {
-  return options_hash({{"format", "cxrsynth-synth/1"},
-                       {"arch", g.arch},
-                       {"channels", std::to_string(g.channels)},
-                       {"filters", std::to_string(g.filters)},
-                       {"blocks", std::to_string(g.blocks)},
-                       {"upsample", g.upsample},
-                       {"residual", g.residual ? "true" : "false"},
-                       {"image_size", std::to_string(image_size)},
-                       {"bit_depth", std::to_string(o.bit_depth)},
-                       {"precision", o.precision},
-                       {"direction", o.direction},
-                       {"batch_size", std::to_string(o.batch_size)}});
+  std::vector<std::pair<std::string, std::string>> fields{
+      {"format", "cxrsynth-synth/1"},
+      {"arch", g.arch},
+      {"channels", std::to_string(g.channels)},
+      {"filters", std::to_string(g.filters)},
+      {"blocks", std::to_string(g.blocks)},
+      {"upsample", g.upsample},
+      {"residual", g.residual ? "true" : "false"},
+      {"image_size", std::to_string(image_size)},
+      {"bit_depth", std::to_string(o.bit_depth)},
+      {"precision", o.precision},
+      {"direction", o.direction},
+      {"batch_size", std::to_string(o.batch_size)}};
+  // bf16 outputs depend on how the bf16 graph computes them (fp32's hash is unchanged).
+  if (o.precision == "bf16")
+    fields.emplace_back("bf16_graph", bf16_unet_supported(g) ? "unet-subpixel/1" : "autocast/1");
+  return options_hash(fields);
 }
 
 SynthStats run_job(SynthJob& job, const LoadedGenerator& g, const SynthOptions& options,
@@ -103,7 +109,10 @@ SynthStats run_job(SynthJob& job, const LoadedGenerator& g, const SynthOptions& 
   }
   models::Generator net = g.net;
   Translator translate = [net](const at::Tensor& x) mutable { return net->forward(x); };
-  return synthesize(job, translate, options, shard);
+  Translator bf16_translate;
+  if (options.precision == "bf16" && bf16_unet_supported(g.info.options))
+    bf16_translate = make_bf16_unet_translator(net);
+  return synthesize(job, translate, options, shard, bf16_translate);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <opencv2/imgcodecs.hpp>
@@ -25,6 +26,7 @@
 #include "data/manifest.h"
 #include "models/cyclegan/generator_io.h"
 #include "support/temp_dir.h"
+#include "synth/bf16_unet.h"
 #include "synth/engine.h"
 #include "synth/synthesize.h"
 #include "train/checkpoint.h"
@@ -359,6 +361,66 @@ TEST(Synth, Bf16IsCloseToFp32) {
   ASSERT_TRUE(stats.bf16_psnr_db.has_value());
   std::printf("bf16 vs fp32 PSNR: %.2f dB\n", *stats.bf16_psnr_db);
   EXPECT_GE(*stats.bf16_psnr_db, 40.0);
+}
+
+// The frozen bf16 U-Net graph (bf16_unet.h) against the fp32 module it was built from, on
+// random weights with non-trivial instance-norm affine parameters: 1 and 3 channels, with and
+// without the residual output, two sizes. A wrong tap of the sub-pixel rewrite, a wrong norm or
+// a wrong concat order gives 10-30 dB; bf16 rounding alone about 45-55 dB.
+TEST(Synth, Bf16UnetGraphMatchesTheFp32Module) {
+  if (!cpu_supports_bf16()) GTEST_SKIP() << "no avx512_bf16/amx_bf16 on this CPU";
+  struct Case {
+    int channels, filters, size, batch;
+    bool residual;
+  };
+  for (const Case c : {Case{1, 4, 32, 3, true}, Case{1, 8, 64, 2, false}, Case{3, 4, 32, 2, false},
+                       Case{1, 4, 48, 1, false}}) {
+    SCOPED_TRACE(fmt::format("channels {} filters {} size {} batch {} residual {}", c.channels,
+                             c.filters, c.size, c.batch, c.residual));
+    models::GeneratorOptions g = tiny_generator_options();
+    g.channels = c.channels;
+    g.filters = c.filters;
+    g.residual = c.residual;
+    torch::manual_seed(11);
+    models::Generator net(g);
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : net->named_parameters())
+        if (p.value().dim() == 1) p.value().copy_(torch::rand_like(p.value()) + 0.5);
+    }
+    net->eval();
+    const auto x = torch::sin(torch::arange(c.batch * c.channels * c.size * c.size)
+                                  .reshape({c.batch, c.channels, c.size, c.size})
+                                  .to(torch::kFloat) *
+                              0.37) *
+                   0.9;
+    const Translator graph = make_bf16_unet_translator(net);
+    c10::InferenceMode guard;
+    const auto ref = net->forward(x);
+    const auto out = graph(x);
+    ASSERT_EQ(out.sizes(), ref.sizes());
+    ASSERT_EQ(out.scalar_type(), torch::kFloat);
+    const double psnr = psnr_db(ref, out);
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    const auto autocast = net->forward(x).to(torch::kFloat);
+    at::autocast::clear_cache();
+    at::autocast::set_cpu_enabled(false);
+    const double psnr_autocast = psnr_db(ref, autocast);
+    std::printf("bf16 graph PSNR %.2f dB (autocast %.2f dB)\n", psnr, psnr_autocast);
+    EXPECT_GE(psnr, 40.0);
+    EXPECT_GE(psnr, psnr_autocast - 3.0);
+    EXPECT_TRUE(torch::equal(graph(x), out)) << "not deterministic";
+  }
+}
+
+TEST(Synth, Bf16UnetGraphRefusesOtherArchitectures) {
+  models::GeneratorOptions g;
+  g.arch = "resnet";
+  g.filters = 4;
+  g.blocks = 1;
+  EXPECT_FALSE(bf16_unet_supported(g));
+  EXPECT_THROW(make_bf16_unet_translator(models::Generator(g)), Error);
 }
 
 TEST(Synth, RefusesBf16WhereUnsupported) {
