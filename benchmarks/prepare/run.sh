@@ -4,8 +4,8 @@
 # images. Usage: benchmarks/prepare/run.sh BUILD_DIR [SHARED_DATA] [SIZE] [REPEATS] [THREADS]
 #
 # Per set, side by side:
-#   - the P3 figure ("ratio ... throughput: N x"): cxrsynth's stage on THREADS threads (default
-#     2, what `cxrsynth prepare` uses on this machine) vs the Python reference on THREADS worker
+#   - the P3 figure ("ratio ... throughput: N x"): cxrsynth's stage on THREADS threads (argument,
+#     else $THREADS, else 2: what `cxrsynth prepare` uses here) vs the Python reference on THREADS worker
 #     processes, both writing PNGs with the same settings (comparable files);
 #   - the CPU time per image of both sides in that run (it hardly moves with the machine's
 #     load, unlike the throughput: a cross-check on shared machines);
@@ -17,7 +17,7 @@ build=${1:?usage: run.sh BUILD_DIR [SHARED_DATA] [IMAGE_SIZE] [REPEATS] [THREADS
 shared=${2:-$(dirname "$0")/../../../shared/data}
 size=${3:-256}
 repeats=${4:-3}
-threads=${5:-2}
+threads=${5:-${THREADS:-2}}
 here=$(dirname "$0")
 bench="$build/benchmarks/prepare/bench_prepare"
 tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
