@@ -10,6 +10,7 @@
 #include "core/run_dir.h"
 #include "core/runtime.h"
 #include "dist/gan_run.h"
+#include "models/cyclegan/generator_io.h"
 #include "support/temp_dir.h"
 #include "train/checkpoint.h"
 #include "train/classifier/classifier_trainer.h"
@@ -41,6 +42,9 @@ TEST(DistDevice, TrainGanOnTheGpu_CUDA) {
   const auto ckpt = train::StateArchive::load(run / "gan" / "normal-vs-covid" / "checkpoint.pt");
   EXPECT_EQ(ckpt.integer("step"), 6);
   EXPECT_TRUE(fs::exists(run / "gan" / "normal-vs-covid" / "samples" / "step_00000006.png"));
+  // The exported generator holds CPU tensors: synthesize (CPU) loads it.
+  const auto g = models::load_generator(run / "gan" / "normal-vs-covid");
+  for (const auto& p : g->parameters()) EXPECT_TRUE(p.device().is_cpu());
   // Resume on the GPU (Adam state and pools move back onto the device).
   const auto more = config::load({(ct::source_dir() / "configs" / "smoke.json").string()},
                                  {"gan.batch_size=2", "gan.epochs=3", "gan.decay_epochs=1",

@@ -20,8 +20,22 @@ void save_generator(const std::filesystem::path& dir, Generator& generator,
   // of its zip archive with the file's stem, which would put the temporary name (pid, counter)
   // into the bytes, and the synthetic manifests record this file's sha256. From a stream the
   // prefix is always "archive": same weights, same bytes, in any process.
+  // Always CPU tensors in the file: a generator trained on a GPU loads on a CPU-only machine
+  // (synthesize runs on the CPU), and the bytes do not depend on the training device.
+  bool on_cpu = true;
+  for (const auto& p : generator->parameters()) on_cpu = on_cpu && p.device().is_cpu();
+  for (const auto& b : generator->buffers()) on_cpu = on_cpu && b.device().is_cpu();
+  Generator to_save = generator;
+  if (!on_cpu) {
+    to_save = Generator(info.options);
+    torch::NoGradGuard no_grad;
+    auto src_p = generator->named_parameters();
+    for (auto& p : to_save->named_parameters()) p.value().copy_(src_p[p.key()].to(torch::kCPU));
+    auto src_b = generator->named_buffers();
+    for (auto& b : to_save->named_buffers()) b.value().copy_(src_b[b.key()].to(torch::kCPU));
+  }
   std::ostringstream bytes;
-  torch::save(generator, bytes);
+  torch::save(to_save, bytes);
   write_file_atomic(dir / "generator_ab.pt", bytes.str());
   const auto& o = info.options;
   nlohmann::ordered_json j;
@@ -65,7 +79,9 @@ Generator load_generator(const std::filesystem::path& dir, SavedGeneratorInfo* i
     }
     validate_generator_options(out.options);
     Generator g(out.options);
-    torch::load(g, (dir / "generator_ab.pt").string());
+    // Onto the CPU whatever device the file names (files from before the save above moved
+    // GPU-trained weights to the CPU).
+    torch::load(g, (dir / "generator_ab.pt").string(), torch::Device(torch::kCPU));
     g->eval();
     if (info) *info = out;
     return g;
