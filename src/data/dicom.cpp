@@ -3,6 +3,7 @@
 #include <dcmtk/config/osconfig.h>  // must come first
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
 #include <dcmtk/dcmdata/dcpxitem.h>
@@ -19,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <opencv2/core.hpp>
@@ -153,24 +155,42 @@ std::uint64_t dicom_fast_path_decodes() {
 }
 
 DecodedImage decode_dicom(const fs::path& path) {
-  return decode_dicom(path, /*allow_fast_path=*/true);
+  return decode_dicom(path, /*allow_fast_path=*/true, nullptr);
 }
 
-DecodedImage decode_dicom(const fs::path& path, bool allow_fast_path) {
+DecodedImage decode_dicom(const fs::path& path, bool allow_fast_path, const std::string* bytes) {
   register_dicom_codecs();
   const std::string name = path.string();
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) throw Error(fmt::format("{}: cannot read file: {}", name, ec.message()));
-  if (size == 0) throw Error(fmt::format("{}: zero-byte file (expected a DICOM image)", name));
-
-  DcmFileFormat file;
-  OFCondition cond = file.loadFile(name.c_str());
-  if (cond.bad()) {
-    throw Error(fmt::format("{}: not a readable DICOM file (corrupt or truncated?): {}", name,
-                            cond.text()));
+  std::unique_ptr<DcmFileFormat> file;
+  if (bytes != nullptr) {
+    if (bytes->empty()) {
+      throw Error(fmt::format("{}: zero-byte file (expected a DICOM image)", name));
+    }
+    // Every element loaded now (no deferred reads: a buffer stream cannot be reopened).
+    auto parsed = std::make_unique<DcmFileFormat>();
+    DcmInputBufferStream stream;
+    stream.setBuffer(bytes->data(), static_cast<offile_off_t>(bytes->size()));
+    stream.setEos();
+    parsed->transferInit();
+    const OFCondition read =
+        parsed->read(stream, EXS_Unknown, EGL_noChange, std::numeric_limits<Uint32>::max());
+    parsed->transferEnd();
+    if (read.good()) file = std::move(parsed);
   }
-  DcmDataset* ds = file.getDataset();
+  OFCondition cond;
+  if (!file) {
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (ec) throw Error(fmt::format("{}: cannot read file: {}", name, ec.message()));
+    if (size == 0) throw Error(fmt::format("{}: zero-byte file (expected a DICOM image)", name));
+    file = std::make_unique<DcmFileFormat>();
+    cond = file->loadFile(name.c_str());
+    if (cond.bad()) {
+      throw Error(fmt::format("{}: not a readable DICOM file (corrupt or truncated?): {}", name,
+                              cond.text()));
+    }
+  }
+  DcmDataset* ds = file->getDataset();
   if (!ds->tagExists(DCM_PixelData)) {
     throw Error(fmt::format("{}: DICOM file has no pixel data (PixelData missing)", name));
   }
@@ -228,7 +248,7 @@ DecodedImage decode_dicom(const fs::path& path, bool allow_fast_path) {
     }
   }
 
-  auto image = std::make_unique<DicomImage>(static_cast<DcmObject*>(&file),
+  auto image = std::make_unique<DicomImage>(static_cast<DcmObject*>(file.get()),
                                             EXS_LittleEndianExplicit, 0UL, 0UL, 1UL);
   if (image->getStatus() != EIS_Normal) {
     // Name the attributes that usually explain it (an unknown photometric interpretation, odd
@@ -266,8 +286,8 @@ DecodedImage decode_dicom(const fs::path& path, bool allow_fast_path) {
   const int h = static_cast<int>(image->getHeight());
   if (w <= 0 || h <= 0) throw Error(fmt::format("{}: DICOM image has no rows/columns", name));
   cv::Mat pixels(h, w, out_bits == 16 ? CV_16UC1 : CV_8UC1);
-  const unsigned long bytes = static_cast<unsigned long>(pixels.total() * pixels.elemSize());
-  if (!image->getOutputData(pixels.data, bytes, out_bits, 0, 0)) {
+  const unsigned long out_size = static_cast<unsigned long>(pixels.total() * pixels.elemSize());
+  if (!image->getOutputData(pixels.data, out_size, out_bits, 0, 0)) {
     throw Error(fmt::format("{}: cannot render DICOM pixel data ({})", name,
                             DicomImage::getString(image->getStatus())));
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "data/image_io.h"
 
@@ -15,7 +16,10 @@ DecodedImage decode_dicom(const fs::path& path);
 
 // allow_fast_path false: always through DCMTK's decoders and DicomImage (tests compare the two;
 // the fast path covers 8-bit grey files whose rendering is their stored values).
-DecodedImage decode_dicom(const fs::path& path, bool allow_fast_path);
+// bytes, when given: the file's content, already read (parsed from memory; `path` names errors;
+// if DCMTK cannot parse it from memory, the file is loaded from `path` as without bytes).
+DecodedImage decode_dicom(const fs::path& path, bool allow_fast_path,
+                          const std::string* bytes = nullptr);
 
 // How many files this process decoded through the fast path (for tests).
 std::uint64_t dicom_fast_path_decodes();

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "data/dicom.h"
 #include "data/jpeg_decode.h"
 #include "data/png_encode.h"
@@ -101,9 +103,44 @@ void check_declared_size(const std::string& bytes, const std::string& name) {
   }
 }
 
-DecodedImage decode_raster(const fs::path& path) {
+// The whole file in one read (read_file copies through a stringstream).
+std::string read_whole_file(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw Error(fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+  }
+  std::string bytes;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) bytes.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    std::size_t want = bytes.capacity() - bytes.size();
+    if (want == 0) want = sizeof buf;
+    const std::size_t old = bytes.size();
+    bytes.resize(old + want);
+    const ssize_t got = ::read(fd, bytes.data() + old, want);
+    if (got < 0) {
+      if (errno == EINTR) {
+        bytes.resize(old);
+        continue;
+      }
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      throw Error(fmt::format("cannot read {}: {}", path.string(), why));
+    }
+    bytes.resize(old + static_cast<std::size_t>(got));
+    if (got == 0) break;
+  }
+  ::close(fd);
+  return bytes;
+}
+
+bool has_dicom_magic_bytes(const std::string& bytes) {
+  return bytes.size() >= 132 && bytes.compare(128, 4, "DICM") == 0;
+}
+
+DecodedImage decode_raster(const fs::path& path, const std::string& bytes) {
   const std::string name = path.string();
-  const std::string bytes = read_file(path);
   if (bytes.empty()) throw Error(fmt::format("{}: zero-byte file (expected an image)", name));
   check_complete(bytes, name);
   check_declared_size(bytes, name);
@@ -172,16 +209,24 @@ bool is_supported_image_extension(const fs::path& path) {
          ext == ".dic";
 }
 
-DecodedImage decode_image_info(const fs::path& path) {
+DecodedImage decode_image_info(const fs::path& path, std::string* sha256) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) {
     throw Error(fmt::format("{}: no such image file", path.string()));
   }
   const std::string ext = lower_extension(path);
-  if (ext == ".dcm" || ext == ".dicom" || ext == ".dic" || has_dicom_magic(path)) {
-    return decode_dicom(path);
+  const bool dicom_extension = ext == ".dcm" || ext == ".dicom" || ext == ".dic";
+  if (sha256 == nullptr) {
+    if (dicom_extension || has_dicom_magic(path)) return decode_dicom(path);
+    return decode_raster(path, read_file(path));
   }
-  return decode_raster(path);
+  // One read: the bytes are hashed and decoded from memory.
+  const std::string bytes = read_whole_file(path);
+  DecodedImage out = dicom_extension || has_dicom_magic_bytes(bytes)
+                         ? decode_dicom(path, /*allow_fast_path=*/true, &bytes)
+                         : decode_raster(path, bytes);
+  *sha256 = sha256_hex(bytes);
+  return out;
 }
 
 cv::Mat decode_image(const fs::path& path) {

@@ -43,7 +43,11 @@ struct DecodedImage {
 // so an 8-bit MONOCHROME2 file without rescale decodes to its stored values (what pydicom's
 // pixel_array gives). With a window (WindowCenter/Width), the first one is applied. Colour
 // DICOMs are converted to luminance; multi-frame files give their first frame.
-DecodedImage decode_image_info(const fs::path& path);
+//
+// sha256, when given, receives the SHA-256 (hex) of the file's bytes: the file is then read
+// once, hashed and decoded from memory (prepare's path; DICOMs are parsed by DCMTK from the
+// buffer, falling back to loading the file when that fails).
+DecodedImage decode_image_info(const fs::path& path, std::string* sha256 = nullptr);
 
 // decode_image_info(path).pixels: single-channel CV_8U or CV_16U.
 cv::Mat decode_image(const fs::path& path);

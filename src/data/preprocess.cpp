@@ -74,7 +74,8 @@ namespace {
 Processed process_one(const Candidate& c, int image_size, const fs::path& data_dir) {
   Processed p;
   try {
-    const DecodedImage d = decode_image_info(c.file);
+    std::string sha256;  // of the bytes decoded: the file is read once
+    const DecodedImage d = decode_image_info(c.file, &sha256);
     p.view = d.view;
     if (!c.require_view.empty() && d.view != c.require_view) {
       p.view_filtered = true;
@@ -86,7 +87,7 @@ Processed process_one(const Candidate& c, int image_size, const fs::path& data_d
     const cv::Mat resized = resize_square(d.pixels, image_size);
     write_png_renamed(data_dir / "images" / (c.row.id + ".png"), resized);
     p.thumb = thumbnail(resized);
-    p.sha256 = sha256_file(c.file);
+    p.sha256 = sha256;
     p.ok = true;
   } catch (const Error& e) {
     p.error = e.full_message();

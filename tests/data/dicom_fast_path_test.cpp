@@ -4,7 +4,9 @@
 //   synthetic files, the shared RSNA and NIH samples and python3-pydicom's test files;
 // - JPEG (libjpeg-turbo straight to BGR) against cv::imdecode + the grey conversion, on
 //   synthetic JPEGs (grey, colour 4:2:0, progressive) and the shared Cohen and Kermany
-//   samples.
+//   samples;
+// - reading once (decode_image_info with a hash: DICOMs parsed from memory) against decoding
+//   from the path and hashing the file separately, good and bad files alike.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "data/dicom.h"
 #include "data/dicom_writer.h"
 #include "data/image_io.h"
@@ -214,6 +217,85 @@ TEST(JpegFastPath, SharedSamplesMatchOpenCV) {
     }
   }
   if (checked == 0) GTEST_SKIP() << "../shared/data Cohen/Kermany samples not found";
+}
+
+// decode_image_info(p, &hash) against decode_image_info(p) + sha256_file(p).
+void expect_read_once_same(const fs::path& p) {
+  std::string plain_error, once_error, hash;
+  DecodedImage plain, once;
+  try {
+    plain = decode_image_info(p);
+  } catch (const Error& e) {
+    plain_error = e.full_message();
+  }
+  try {
+    once = decode_image_info(p, &hash);
+  } catch (const Error& e) {
+    once_error = e.full_message();
+  }
+  EXPECT_EQ(once_error, plain_error) << p;
+  if (!plain_error.empty()) return;
+  EXPECT_EQ(hash, sha256_file(p)) << p;
+  EXPECT_EQ(once.pixels.type(), plain.pixels.type()) << p;
+  EXPECT_EQ(once.bit_depth, plain.bit_depth) << p;
+  EXPECT_EQ(once.view, plain.view) << p;
+  EXPECT_EQ(once.modality, plain.modality) << p;
+  EXPECT_EQ(once.is_dicom, plain.is_dicom) << p;
+  ASSERT_EQ(once.pixels.size(), plain.pixels.size()) << p;
+  EXPECT_EQ(cv::norm(once.pixels, plain.pixels, cv::NORM_INF), 0) << p;
+}
+
+TEST(ReadOnce, SameImagesHashesAndErrorsAsTwoReads) {
+  TempDir dir;
+  // Synthetic files: every encoding, a 16-bit one, and bad ones.
+  int n = 0;
+  for (const char* enc : {"uncompressed", "jpeg-baseline", "jpeg-lossless", "rle", "jpeg-ls"}) {
+    for (const int bits : {8, 12}) {
+      if (bits == 12 && std::string(enc) == "jpeg-baseline") continue;
+      DicomSpec s;
+      s.width = 24;
+      s.height = 16;
+      s.bits_stored = bits;
+      s.encoding = enc;
+      s.pixels.resize(24 * 16);
+      for (std::size_t i = 0; i < s.pixels.size(); ++i)
+        s.pixels[i] = static_cast<std::uint16_t>((i * 37) % (bits == 8 ? 256 : 4096));
+      const fs::path p = dir / ("s" + std::to_string(n++) + ".dcm");
+      write_dicom(p, s);
+      expect_read_once_same(p);
+      std::ifstream in(p, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+      testing::write_text(dir / "cut.dcm", bytes.substr(0, bytes.size() - 100));
+      expect_read_once_same(dir / "cut.dcm");
+      testing::write_text(dir / "head.dcm", bytes.substr(0, 300));
+      expect_read_once_same(dir / "head.dcm");
+    }
+  }
+  testing::write_text(dir / "empty.dcm", "");
+  expect_read_once_same(dir / "empty.dcm");
+  testing::write_text(dir / "text.png", "not an image");
+  expect_read_once_same(dir / "text.png");
+  expect_read_once_same(dir / "missing.png");
+  cv::Mat m(9, 7, CV_16UC1);
+  cv::randu(m, 0, 65536);
+  ASSERT_TRUE(cv::imwrite((dir / "g16.png").string(), m));
+  expect_read_once_same(dir / "g16.png");
+
+  // Shared samples and pydicom's encodings, where present.
+  for (const char* sub :
+       {"rsna-sample/stage_2_train_images", "nih-dicom-sample", "cohen-covid-sample/images"}) {
+    if (const auto d = testing::shared_data(sub)) {
+      for (const auto& e : fs::directory_iterator(*d)) expect_read_once_same(e.path());
+    }
+  }
+  const fs::path pydicom = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
+  if (fs::is_directory(pydicom)) {
+    for (const auto& e : fs::directory_iterator(pydicom)) {
+      if (e.is_regular_file() && e.path().extension() == ".dcm" && e.file_size() < (1 << 20)) {
+        expect_read_once_same(e.path());
+      }
+    }
+  }
 }
 
 }  // namespace
