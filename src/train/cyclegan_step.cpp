@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <utility>
 
 #include "core/pair_runner.h"
 
@@ -51,21 +52,13 @@ CycleGanStepLosses cyclegan_step(CycleGanNets& nets, torch::optim::Adam& opt_g,
   GeneratorDirection dir_a, dir_b;
   both([&] { dir_a = generator_direction_a(nets, real_a, o); },
        [&] { dir_b = generator_direction_b(nets, real_b, o); });
-  const auto pass = combine_directions(dir_a, dir_b);
-  out.g_adv_a = pass.g_adv_a;
-  out.g_adv_b = pass.g_adv_b;
-  out.cycle_a = pass.cycle_a;
-  out.cycle_b = pass.cycle_b;
-  out.idt_a = pass.idt_a;
-  out.idt_b = pass.idt_b;
-  out.g_total = pass.g_total;
-  checked("g_adv_a", pass.g_adv_a);
-  checked("g_adv_b", pass.g_adv_b);
-  checked("cycle_a", pass.cycle_a);
-  checked("cycle_b", pass.cycle_b);
-  checked("idt_a", pass.idt_a);
-  checked("idt_b", pass.idt_b);
-  checked("g_total", pass.g_total);
+  GeneratorPass& pass = out;
+  pass = combine_directions(dir_a, dir_b);
+  const std::pair<const char*, const at::Tensor*> terms[] = {
+      {"g_adv_a", &pass.g_adv_a}, {"g_adv_b", &pass.g_adv_b}, {"cycle_a", &pass.cycle_a},
+      {"cycle_b", &pass.cycle_b}, {"idt_a", &pass.idt_a},     {"idt_b", &pass.idt_b},
+      {"g_total", &pass.g_total}};
+  for (const auto& [name, term] : terms) checked(name, *term);
   both([&] { dir_a.loss().backward(); }, [&] { dir_b.loss().backward(); });
   sync(opt_g);
   opt_g.step();

@@ -29,10 +29,11 @@ class PairRunner;
 
 namespace cxrsynth::train {
 
-struct CycleGanStepLosses {
-  // Scalars (0-dim tensors): the generator terms of GeneratorPass and the two discriminator
-  // losses (d_a, d_b; with wgan-gp including their halved gradient penalties).
-  at::Tensor g_adv_a, g_adv_b, cycle_a, cycle_b, idt_a, idt_b, g_total, d_a, d_b;
+// The generator pass of the step (gan_losses.h: images and the generator terms, 0-dim
+// tensors) and the two discriminator losses (d_a, d_b; with wgan-gp including their halved
+// gradient penalties).
+struct CycleGanStepLosses : GeneratorPass {
+  at::Tensor d_a, d_b;
   at::Tensor gp_a, gp_b;  // gradient penalties before halving (wgan-gp only; else undefined)
 };
 
