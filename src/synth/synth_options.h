@@ -17,7 +17,7 @@ struct SynthOptions {
   std::string direction =
       "a2b";           // a2b: G_A (the paper's synthesis); b2a: G_B. Source: paper sec. 3
   int bit_depth = 16;  // PNG bits per sample: 16 or 8. Source: ours
-  std::string precision = "fp32";  // fp32 | bf16 (CPU autocast). Source: ours
+  std::string precision = "fp32";  // fp32 | bf16 (U-Net: bf16 graph; else autocast). Source: ours
   int batch_size = 8;              // images per generator call. Source: ours
   int image_size = 0;         // 0 = the generator's training size (generator.json). Source: ours
   int workers = 2;            // decode/encode threads beside the compute thread. Source: ours
@@ -39,8 +39,9 @@ void visit_fields(V& v, SynthOptions& o) {
               "ours")
               .range(8, 16));
   v.field("precision", o.precision,
-          Doc("Inference precision: fp32, or bf16 through CPU autocast (only where the CPU has "
-              "AVX512_BF16/AMX; the PSNR against fp32 on the first images is logged)",
+          Doc("Inference precision: fp32, or bf16 (only where the CPU has AVX512_BF16/AMX): U-Net "
+              "generators run a frozen bf16 graph (synth/bf16_unet.h), others CPU autocast; the "
+              "PSNR against fp32 on the first images is logged",
               "ours")
               .one_of({"fp32", "bf16"}));
   v.field("batch_size", o.batch_size,
