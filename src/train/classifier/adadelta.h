@@ -16,9 +16,10 @@ namespace cxrsynth::train {
 // One parameter's update as the eleven ATen operations that torch.optim.Adadelta runs.
 void adadelta_update_aten(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& sq,
                           torch::Tensor& acc, double lr, double rho, double eps);
-// The same update in one fused pass over the four tensors (AVX2 + FMA, float32, contiguous
-// CPU tensors; used only if a self-check at first use shows it bit-identical to
-// adadelta_update_aten on this CPU). Returns false, changing nothing, where it does not apply.
+// The same update in one fused pass over the four tensors (AVX2 + FMA, float32 CPU tensors
+// with one dense layout, e.g. all contiguous or all channels_last; used only if a self-check at
+// first use shows it bit-identical to adadelta_update_aten on this CPU). Returns false, changing
+// nothing, where it does not apply.
 bool adadelta_update_fused(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& sq,
                            torch::Tensor& acc, double lr, double rho, double eps);
 

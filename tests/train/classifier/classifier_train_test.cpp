@@ -84,6 +84,28 @@ TEST(ClassifierAdadelta, FusedUpdateIsBitIdenticalToTheAtenOperations) {
   }
 }
 
+TEST(ClassifierAdadelta, FusedUpdateHandlesChannelsLastAndRefusesMixedLayouts) {
+  torch::manual_seed(4);
+  const auto cl = torch::MemoryFormat::ChannelsLast;
+  auto p1 = torch::randn({3, 5, 4, 6}).contiguous(cl), sq1 = torch::zeros_like(p1),
+       acc1 = torch::zeros_like(p1);
+  auto p2 = p1.clone(), sq2 = sq1.clone(), acc2 = acc1.clone();
+  ASSERT_TRUE(p2.is_contiguous(cl) && sq2.is_contiguous(cl));
+  for (int step = 0; step < 3; ++step) {
+    const auto g = torch::randn({3, 5, 4, 6}).contiguous(cl);
+    adadelta_update_aten(p1, g, sq1, acc1, 1e-3, 0.95, 1e-7);
+    if (!adadelta_update_fused(p2, g, sq2, acc2, 1e-3, 0.95, 1e-7)) {
+      GTEST_SKIP() << "fused Adadelta not used on this CPU";
+    }
+    ASSERT_TRUE(same_bytes(p1, p2) && same_bytes(sq1, sq2) && same_bytes(acc1, acc2));
+  }
+  // A gradient in another layout than the parameter: not fused, nothing changed.
+  const auto before = p2.clone();
+  const auto g = torch::randn({3, 5, 4, 6});
+  EXPECT_FALSE(adadelta_update_fused(p2, g, sq2, acc2, 1e-3, 0.95, 1e-7));
+  EXPECT_TRUE(same_bytes(before, p2));
+}
+
 // Adadelta::step (fused update) after zero_grad (gradients set to none) gives the same bytes
 // as before these speed-ups: zeroed gradients and the ATen operations.
 TEST(ClassifierAdadelta, TrainingStepsEqualZeroedGradientsAndAtenUpdate) {
