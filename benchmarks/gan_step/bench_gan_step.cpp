@@ -6,12 +6,10 @@
 // fixed random images (data loading is not part of the step). Compared with
 // gan_step_reference.py (PyTorch-Python, same architecture) by run.sh.
 //
-// Usage: bench_gan_step PRESET.json SIZE BATCH THREADS WARMUP STEPS [gan.key=value ...] [pair=0]
-// (pair=0: the two directions of the step one after the other, instead of side by side as
-// the trainer runs them with 2+ threads)
+// Usage: bench_gan_step PRESET.json SIZE BATCH THREADS WARMUP STEPS [gan.key=value ...]
 // Prints one line:
 //   cxrsynth: g=ARCH/FILTERS/BLOCKS/UPSAMPLE/RESIDUAL d=ARCH/FILTERS/LAYERS c=C loss=L idt=X
-//   gp=X pool=N size=S batch=B threads=T pair=P steps=K median_s=X min_s=X cpu_s=X gflop_per_step=X
+//   gp=X pool=N size=S batch=B threads=T steps=K median_s=X min_s=X cpu_s=X gflop_per_step=X
 //   (median_s, min_s: wall seconds per step; cpu_s: median process CPU seconds per step)
 // gflop_per_step: 2 x MACs of every convolution / transposed convolution in the forward passes
 // of one step, times 3 for forward + backward (README.md: the convention).
@@ -29,7 +27,6 @@
 #include "config/config_io.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "core/pair_runner.h"
 #include "core/seed.h"
 #include "train/cyclegan_step.h"
 
@@ -101,21 +98,11 @@ int main(int argc, char** argv) {
     std::vector<std::string> sets = {"gan.batch_size=" + std::to_string(batch),
                                      "gan.load_size=" + std::to_string(size),
                                      "gan.crop_size=" + std::to_string(size)};
-    // "pair=0": the two directions one after the other on all threads (the trainer's
-    // default is side by side, core/pair_runner.h), for comparing the two.
-    bool side_by_side = true;
-    for (int i = 7; i < argc; ++i) {
-      if (std::string(argv[i]) == "pair=0") {
-        side_by_side = false;
-      } else {
-        sets.emplace_back(argv[i]);
-      }
-    }
+    for (int i = 7; i < argc; ++i) sets.emplace_back(argv[i]);
     const auto cfg = config::load({argv[1]}, sets);
     const train::GanOptions& o = cfg.gan;
     train::validate_gan_options(o);
     torch::set_num_threads(threads);
-    PairRunner pair(side_by_side ? threads : 1);
 
     torch::manual_seed(0);
     train::CycleGanNets nets = train::make_nets(o);
@@ -154,8 +141,7 @@ int main(int argc, char** argv) {
       Rng rng(derive_seed(0, "bench/gan_step/" + std::to_string(i)));
       const auto t0 = std::chrono::steady_clock::now();
       const double c0 = cpu_now();
-      train::cyclegan_step(nets, opt_g, opt_d, pool_a, pool_b, real_a, real_b, rng, o, hooks,
-                           &pair);
+      train::cyclegan_step(nets, opt_g, opt_d, pool_a, pool_b, real_a, real_b, rng, o, hooks);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (i >= warmup) {
         times.push_back(s);
@@ -182,11 +168,10 @@ int main(int argc, char** argv) {
     const auto& d = o.discriminator;
     std::printf(
         "cxrsynth: g=%s/%d/%d/%s/%d d=%s/%d/%d c=%d loss=%s idt=%g gp=%g pool=%d size=%d "
-        "batch=%d threads=%d pair=%d steps=%d median_s=%.4f min_s=%.4f cpu_s=%.4f "
-        "gflop_per_step=%.3f\n",
+        "batch=%d threads=%d steps=%d median_s=%.4f min_s=%.4f cpu_s=%.4f gflop_per_step=%.3f\n",
         g.arch.c_str(), g.filters, g.blocks, g.upsample.c_str(), g.residual ? 1 : 0, d.arch.c_str(),
         d.filters, d.layers, c, o.adv_loss.c_str(), o.lambda_identity, o.lambda_gp, o.pool_size,
-        size, batch, threads, side_by_side ? 1 : 0, steps, median, fastest, median_cpu, gflop);
+        size, batch, threads, steps, median, fastest, median_cpu, gflop);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_gan_step: %s\n", e.what());

@@ -1,10 +1,9 @@
 // One CycleGAN training step, as the reference CycleGAN's optimize_parameters() does it:
-//   1. generators: discriminators frozen, zero_grad, the two directions of the generator
-//      objective (gan_losses.h: a -> b -> a and b -> a -> b), check every term, a backward pass
-//      of each direction's loss (together: g_total's gradient), Adam step of G_A + G_B;
+//   1. generators: discriminators frozen, zero_grad, generator_pass (gan_losses.h), check every
+//      term, backward of g_total, Adam step of G_A + G_B;
 //   2. discriminators: unfrozen, zero_grad, fakes through the image pools, discriminator_loss
-//      for D_B (real b vs pooled G_A(a)) and D_A (real a vs pooled G_B(b)), check, a backward
-//      pass of each, Adam step of D_A + D_B.
+//      for D_B (real b vs pooled G_A(a)) and D_A (real a vs pooled G_B(b)), check, backward of
+//      d_a + d_b, Adam step of D_A + D_B.
 // The trainer (cyclegan_trainer.cpp) and benchmarks/gan_step call this one function, so the
 // benchmark times exactly what training runs.
 #pragma once
@@ -22,10 +21,6 @@
 namespace torch::optim {
 class Adam;
 }  // namespace torch::optim
-
-namespace cxrsynth {
-class PairRunner;
-}  // namespace cxrsynth
 
 namespace cxrsynth::train {
 
@@ -53,13 +48,9 @@ struct StepHooks {
 
 // `rng` is the step's data-side generator (the trainer derives it from the run seed, task and
 // step): the pools draw from it first, then the wgan-gp interpolation weights.
-// `pair` (core/pair_runner.h; null = one after the other on this thread): runs the two
-// generator directions, and then D_B and D_A, side by side. The split is the same either way:
-// each direction (and each discriminator) has its own forward and backward pass.
 CycleGanStepLosses cyclegan_step(CycleGanNets& nets, torch::optim::Adam& opt_g,
                                  torch::optim::Adam& opt_d, ImagePool& pool_a, ImagePool& pool_b,
                                  const at::Tensor& real_a, const at::Tensor& real_b, Rng& rng,
-                                 const GanOptions& o, const StepHooks& hooks = {},
-                                 PairRunner* pair = nullptr);
+                                 const GanOptions& o, const StepHooks& hooks = {});
 
 }  // namespace cxrsynth::train

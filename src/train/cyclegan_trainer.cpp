@@ -15,7 +15,6 @@
 #include "core/csv.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "core/pair_runner.h"
 #include "core/progress.h"
 #include "core/runtime.h"
 #include "core/seed.h"
@@ -351,9 +350,6 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
     losses.open(losses_path, std::ios::app | std::ios::binary);
     CXRSYNTH_CHECK(losses.good(), "cannot append to {}", losses_path.string());
   }
-  // The two directions of each step side by side, one half of the threads each (CPU; a GPU
-  // runs them one after the other on its stream).
-  PairRunner pair(device.is_cpu() ? threads : 1);
   const auto g_params = params_of({nets.g_a.get(), nets.g_b.get()});
   const auto d_params = params_of({nets.d_a.get(), nets.d_b.get()});
   Progress progress(fmt::format("train-gan {}", run.task), total, {10.0, "step"});
@@ -396,7 +392,7 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
       dist::all_reduce_gradients(p);  // data parallel: mean over the ranks' batches
     };
     cyclegan_step(nets, opt_g, opt_d, pool_a, pool_b, batch.real_a, batch.real_b, step_rng, o,
-                  hooks, &pair);
+                  hooks);
 
     const std::int64_t done = step + 1;
     if (dist::distributed()) {  // log the global batch's losses (mean of the ranks' means)

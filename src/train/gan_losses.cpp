@@ -33,57 +33,26 @@ CycleGanNets make_nets(const GanOptions& o) {
   return n;
 }
 
-namespace {
-
-GeneratorDirection direction(models::Generator& g, models::Generator& g_back,
-                             models::Discriminator& d, const at::Tensor& real,
-                             const GanOptions& o) {
-  GeneratorDirection r;
-  r.fake = g->forward(real);
-  r.rec = g_back->forward(r.fake);
-  r.idt = o.lambda_identity > 0 ? F::l1_loss(g_back->forward(real), real) * o.lambda_identity
-                                : torch::zeros({}, real.options());
-  r.adv = adversarial_loss(d->forward(r.fake), true, o.adv_loss);
-  r.cycle = F::l1_loss(r.rec, real) * o.lambda_cycle;
-  return r;
-}
-
-}  // namespace
-
-at::Tensor GeneratorDirection::loss() const {
-  return adv + cycle + idt;
-}
-
-GeneratorDirection generator_direction_a(CycleGanNets& nets, const at::Tensor& real_a,
-                                         const GanOptions& o) {
-  return direction(nets.g_a, nets.g_b, nets.d_b, real_a, o);
-}
-
-GeneratorDirection generator_direction_b(CycleGanNets& nets, const at::Tensor& real_b,
-                                         const GanOptions& o) {
-  return direction(nets.g_b, nets.g_a, nets.d_a, real_b, o);
-}
-
-GeneratorPass combine_directions(const GeneratorDirection& a, const GeneratorDirection& b) {
-  GeneratorPass p;
-  p.fake_b = a.fake;
-  p.rec_a = a.rec;
-  p.fake_a = b.fake;
-  p.rec_b = b.rec;
-  p.g_adv_a = a.adv;
-  p.g_adv_b = b.adv;
-  p.cycle_a = a.cycle;
-  p.cycle_b = b.cycle;
-  p.idt_a = b.idt;  // |G_A(b) - b|: computed in direction b, where G_A is the way back
-  p.idt_b = a.idt;
-  p.g_total = p.g_adv_a + p.g_adv_b + p.cycle_a + p.cycle_b + p.idt_a + p.idt_b;
-  return p;
-}
-
 GeneratorPass generator_pass(CycleGanNets& nets, const at::Tensor& real_a, const at::Tensor& real_b,
                              const GanOptions& o) {
-  return combine_directions(generator_direction_a(nets, real_a, o),
-                            generator_direction_b(nets, real_b, o));
+  GeneratorPass p;
+  p.fake_b = nets.g_a->forward(real_a);
+  p.rec_a = nets.g_b->forward(p.fake_b);
+  p.fake_a = nets.g_b->forward(real_b);
+  p.rec_b = nets.g_a->forward(p.fake_a);
+  if (o.lambda_identity > 0) {
+    p.idt_a = F::l1_loss(nets.g_a->forward(real_b), real_b) * o.lambda_identity;
+    p.idt_b = F::l1_loss(nets.g_b->forward(real_a), real_a) * o.lambda_identity;
+  } else {
+    p.idt_a = torch::zeros({}, real_a.options());
+    p.idt_b = torch::zeros({}, real_a.options());
+  }
+  p.g_adv_a = adversarial_loss(nets.d_b->forward(p.fake_b), true, o.adv_loss);
+  p.g_adv_b = adversarial_loss(nets.d_a->forward(p.fake_a), true, o.adv_loss);
+  p.cycle_a = F::l1_loss(p.rec_a, real_a) * o.lambda_cycle;
+  p.cycle_b = F::l1_loss(p.rec_b, real_b) * o.lambda_cycle;
+  p.g_total = p.g_adv_a + p.g_adv_b + p.cycle_a + p.cycle_b + p.idt_a + p.idt_b;
+  return p;
 }
 
 at::Tensor discriminator_loss(models::Discriminator& d, const at::Tensor& real,

@@ -46,27 +46,8 @@ struct GeneratorPass {
   at::Tensor g_adv_a, g_adv_b, cycle_a, cycle_b, idt_a, idt_b, g_total;  // scalars
 };
 
-// One direction of the generator objective, independent of the other until the gradients
-// meet in the shared weights (cyclegan_step runs the two side by side):
-//   direction a: fake = G_A(a), rec = G_B(fake), adv = g_adv_a (D_B), cycle = cycle_a,
-//                idt = idt_b = lambda_identity * |G_B(a) - a|
-//   direction b: fake = G_B(b), rec = G_A(fake), adv = g_adv_b (D_A), cycle = cycle_b,
-//                idt = idt_a = lambda_identity * |G_A(b) - b|
-// The two losses add up to g_total, so their two backward passes give g_total's gradient.
-struct GeneratorDirection {
-  at::Tensor fake, rec;        // images
-  at::Tensor adv, cycle, idt;  // scalars
-  at::Tensor loss() const;     // adv + cycle + idt
-};
-GeneratorDirection generator_direction_a(CycleGanNets& nets, const at::Tensor& real_a,
-                                         const GanOptions& o);
-GeneratorDirection generator_direction_b(CycleGanNets& nets, const at::Tensor& real_b,
-                                         const GanOptions& o);
-GeneratorPass combine_directions(const GeneratorDirection& a, const GeneratorDirection& b);
-
 // Forward of the generator objective on a batch (gradients flow into G_A, G_B; the
-// discriminators are evaluated but the caller steps only the generators' optimiser): both
-// directions, one after the other.
+// discriminators are evaluated but the caller steps only the generators' optimiser).
 GeneratorPass generator_pass(CycleGanNets& nets, const at::Tensor& real_a, const at::Tensor& real_b,
                              const GanOptions& o);
 

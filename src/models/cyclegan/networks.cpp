@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "models/cyclegan/image_conv.h"
 
 namespace cxrsynth::models {
 
@@ -14,6 +15,12 @@ namespace {
 
 nn::Conv2d conv(int in, int out, int k, int stride, int pad, bool bias = true) {
   return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(bias));
+}
+
+// The last convolution of a generator, to the image (stride 1, padded before): a Conv2d with
+// a faster way to a 1-channel output (image_conv.h).
+ImageConv2d image_conv(int in, int out, int k) {
+  return ImageConv2d(nn::Conv2dOptions(in, out, k).stride(1).padding(0));
 }
 
 // keras_contrib InstanceNormalization: affine, epsilon 1e-3 (authors' code).
@@ -61,7 +68,7 @@ UnetGeneratorImpl::UnetGeneratorImpl(const GeneratorOptions& o) {
   up2_ = register_module("up2", up(8 * f, 2 * f));  // concat d2 -> 4f
   up3_ = register_module("up3", up(4 * f, f));      // concat d1 -> 2f
   final_ = register_module("final", nn::Sequential(nearest2(), keras_same_pad_k4(),
-                                                   conv(2 * f, c, 4, 1, 0), nn::Tanh()));
+                                                   image_conv(2 * f, c, 4), nn::Tanh()));
 }
 
 torch::Tensor UnetGeneratorImpl::forward(const torch::Tensor& x) {
@@ -118,7 +125,7 @@ ResnetGeneratorImpl::ResnetGeneratorImpl(const GeneratorOptions& o) {
     m->push_back(nn::ReLU());
   }
   m->push_back(nn::ReflectionPad2d(3));
-  m->push_back(conv(f, c, 7, 1, 0));
+  m->push_back(image_conv(f, c, 7));
   m->push_back(nn::Tanh());
   model_ = register_module("model", m);
 }
