@@ -178,7 +178,7 @@ verdict() { [ "$(calc "$1")" = 1 ] && echo met || echo "NOT met"; }
     "$steps" "$c_gan" "$p_gan" "$pd_gan" "$((dsteps / 2 * 2))" "$r1" "$(verdict "$r1 <= 0.8")"
   printf "P2 synthesis end to end (U-Net 32 filters, 256 px, batch 8, cxrsynth %s vs Python fp32): %.2fx (target >= 1.8x): %s\n" \
     "$prec" "${p2:-0}" "$(verdict "${p2:-0} >= 1.8")"
-  printf "P3 prepare throughput vs pydicom + Pillow (lowest of RSNA / NIH / Cohen): %.2fx (target >= 3x): %s\n" \
+  printf "P3 prepare throughput vs pydicom + Pillow (2 threads vs 2 processes, same PNG settings; lowest of RSNA / NIH / Cohen): %.2fx (target >= 3x): %s\n" \
     "${p3:-0}" "$(verdict "${p3:-0} >= 3")"
   for arch in resnet50 densenet121 vgg16; do
     g=$(calc "3 * ${gflop[$arch]} / ${c_s[$arch]}")
