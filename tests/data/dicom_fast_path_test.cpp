@@ -31,6 +31,16 @@ using testing::DicomSpec;
 using testing::TempDir;
 using testing::write_dicom;
 
+// A width x height file of `encoding`, pixels left to the caller (sized).
+DicomSpec sized_spec(int width, int height, const char* encoding) {
+  DicomSpec s;
+  s.width = width;
+  s.height = height;
+  s.encoding = encoding;
+  s.pixels.resize(static_cast<std::size_t>(width) * height);
+  return s;
+}
+
 // Both paths give the same image (or both fail); returns false when the general path fails.
 bool expect_same(const fs::path& p) {
   DecodedImage general;
@@ -58,12 +68,8 @@ TEST(DicomFastPath, SyntheticFilesMatchTheGeneralPath) {
   for (const char* enc : {"uncompressed", "jpeg-baseline", "jpeg-lossless", "rle"}) {
     for (const char* photometric : {"MONOCHROME2", "MONOCHROME1"}) {
       for (int variant = 0; variant < 4; ++variant) {
-        DicomSpec s;
-        s.width = 40;
-        s.height = 24;
-        s.encoding = enc;
+        DicomSpec s = sized_spec(40, 24, enc);
         s.photometric = photometric;
-        s.pixels.resize(40 * 24);
         for (std::size_t i = 0; i < s.pixels.size(); ++i)
           s.pixels[i] = static_cast<std::uint16_t>((i * 37 + i / 40 * 11) % 256);
         if (variant == 1) {  // identity rescale: still the fast path
@@ -252,12 +258,8 @@ TEST(ReadOnce, SameImagesHashesAndErrorsAsTwoReads) {
   for (const char* enc : {"uncompressed", "jpeg-baseline", "jpeg-lossless", "rle", "jpeg-ls"}) {
     for (const int bits : {8, 12}) {
       if (bits == 12 && std::string(enc) == "jpeg-baseline") continue;
-      DicomSpec s;
-      s.width = 24;
-      s.height = 16;
+      DicomSpec s = sized_spec(24, 16, enc);
       s.bits_stored = bits;
-      s.encoding = enc;
-      s.pixels.resize(24 * 16);
       for (std::size_t i = 0; i < s.pixels.size(); ++i)
         s.pixels[i] = static_cast<std::uint16_t>((i * 37) % (bits == 8 ? 256 : 4096));
       const fs::path p = dir / ("s" + std::to_string(n++) + ".dcm");
