@@ -219,4 +219,14 @@ StateArchive StateArchive::load(const std::filesystem::path& path) {
   return parse(bytes, path.string());
 }
 
+void require_same_world_size(const StateArchive& archive, const std::filesystem::path& path,
+                             int batch_size, int world) {
+  const auto written = archive.has("world_size") ? archive.integer("world_size") : 1;
+  if (written == world) return;
+  throw UsageError(fmt::format(
+      "{} was written by {} process(es) (global batch {} x {}), this run has {}: resume with the "
+      "same number of processes (cxrsynth launch -n {}), or use another run directory",
+      path.string(), written, batch_size, written, world, written));
+}
+
 }  // namespace cxrsynth::train

@@ -67,4 +67,10 @@ class StateArchive {
   std::string source_ = "(memory)";
 };
 
+// Data parallel: a checkpoint's global batch (batch_size x processes) depends on the process
+// count it was written with ("world_size", 1 when absent). Throws UsageError naming the file,
+// both counts and the `cxrsynth launch -n` that resumes it when `world` differs.
+void require_same_world_size(const StateArchive& archive, const std::filesystem::path& path,
+                             int batch_size, int world);
+
 }  // namespace cxrsynth::train

@@ -259,14 +259,7 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
       throw Error(fmt::format("{}: format '{}' (expected {})", ckpt_path.string(),
                               a.string("format"), kCheckpointFormat));
     // Data parallel: the global batch (and the per-rank pools) depend on the process count.
-    const auto ckpt_world = a.has("world_size") ? a.integer("world_size") : 1;
-    if (ckpt_world != dist::world_size())
-      throw UsageError(fmt::format(
-          "--resume refused: {} was written by {} process(es) (global batch {} x {}), this run "
-          "has {}; resume with the same number of processes (cxrsynth launch -n {}), or train "
-          "into a fresh run directory",
-          ckpt_path.string(), ckpt_world, o.batch_size, ckpt_world, dist::world_size(),
-          ckpt_world));
+    require_same_world_size(a, ckpt_path, o.batch_size, dist::world_size());
     const auto diffs = diff_options_text(a.string("options"), options_text);
     if (!diffs.empty()) {
       std::string msg =

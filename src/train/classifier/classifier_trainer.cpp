@@ -258,15 +258,7 @@ ClassifierTrainResult train_classifier(const ClassifierOptions& o,
   result.model_file = out_dir / "model.pt";
   if (fs::exists(ckpt_path)) {
     const auto a = StateArchive::load(ckpt_path);
-    const auto ckpt_world = a.has("world_size") ? a.integer("world_size") : 1;
-    if (ckpt_world != dist::world_size()) {  // the global batch depends on it
-      throw UsageError(fmt::format(
-          "{} was written by {} process(es) (global batch {} x {}), this run has {}: resume "
-          "with the same number of processes (cxrsynth launch -n {}), or use another run "
-          "directory",
-          ckpt_path.string(), ckpt_world, o.batch_size, ckpt_world, dist::world_size(),
-          ckpt_world));
-    }
+    require_same_world_size(a, ckpt_path, o.batch_size, dist::world_size());
     if (a.string("fingerprint") != fp) {
       throw UsageError(fmt::format(
           "{} was written with other classifier options, data or seed; delete {} to start "
