@@ -2,7 +2,8 @@
 """Fault injection for cxrsynth (issue #10 item 1).
 
     scripts/fault_inject.py [--kills N] [--commands train-gan,train-classifier,synthesize,experiment]
-                            [--binary build/cxrsynth] [--work DIR] [--seed S] [--no-disk-full]
+                            [--every-write STRIDE] [--binary build/cxrsynth] [--work DIR]
+                            [--seed S] [--no-disk-full]
                             [--no-corrupt] [--keep]
 
 On smoke-scale phantom data (configs/smoke.json; one `prepare` shared by every case):
@@ -13,6 +14,11 @@ On smoke-scale phantom data (configs/smoke.json; one `prepare` shared by every c
   The continued run must give exactly the reference's outputs: every file under the stage's
   output folders byte for byte, except wall-clock fields (CSV columns and JSON keys named
   time/seconds/elapsed/..., dropped before comparing) and the logs.
+* crash after a write (--every-write STRIDE): the binary kills itself right after its n-th
+  atomic file write (CXRSYNTH_KILL_AFTER_WRITES=n, src/core/atomic_file.cpp), for every
+  STRIDE-th n until the run is done; continued and compared as above. Unlike a kill at a random
+  time, this reaches each gap between two outputs (a checkpoint and the files it implies), the
+  places where a resumed run can go wrong.
 * full disk (--no-disk-full to skip): train-gan and train-classifier rerun under a file-size
   limit (RLIMIT_FSIZE with SIGXFSZ ignored: writes fail with EFBIG as on a full disk) smaller
   than their checkpoint. Expected: a non-zero exit, an error naming the file being written,
@@ -91,6 +97,17 @@ class Runner:
             p.send_signal(signal.SIGKILL)
             p.wait()
             return True
+
+    def run_killed_after_writes(self, argv, writes, timeout=600):
+        """Runs argv with CXRSYNTH_KILL_AFTER_WRITES=writes: the binary SIGKILLs itself right
+        after its writes-th atomic file write. True when it was killed (had that many writes)."""
+        env = dict(os.environ, CXRSYNTH_KILL_AFTER_WRITES=str(writes))
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                           timeout=timeout)
+        if p.returncode not in (0, -signal.SIGKILL):
+            sys.exit(f"run with CXRSYNTH_KILL_AFTER_WRITES={writes} exited {p.returncode}:\n"
+                     + p.stdout.decode("utf-8", "replace")[-2000:])
+        return p.returncode == -signal.SIGKILL
 
 
 def normalise_csv(text):
@@ -210,7 +227,23 @@ def prepared_base(runner, work, cmd, cache):
     return base
 
 
-def kill_points(runner, work, cmd, kills, rng, cache, result):
+def continue_and_compare(runner, cmd, d, ref_snap, what, result):
+    """Continues an interrupted run in d as a user would; its outputs must equal the reference's."""
+    st = STAGES[cmd]
+    resume = st["resume"] if os.path.exists(os.path.join(d, st["outputs"][0])) else []
+    if cmd == "train-gan" and not os.path.exists(os.path.join(d, "gan", TASK, "checkpoint.pt")):
+        resume = []  # killed before its first checkpoint: a fresh start is the resume
+    rc, out, _ = runner.run(runner.args(cmd, d, resume))
+    if rc != 0:
+        result.add(False, what, f"continuing exited {rc}\n{out}")
+    else:
+        problems = diff_snapshots(ref_snap, snapshot(d, st["outputs"]))
+        result.add(not problems, what, "; ".join(problems[:8]))
+    if not runner.keep:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def kill_points(runner, work, cmd, kills, every_write, rng, cache, result):
     st = STAGES[cmd]
     base = prepared_base(runner, work, cmd, cache)
     ref = os.path.join(work, f"{cmd}-reference")
@@ -232,20 +265,23 @@ def kill_points(runner, work, cmd, kills, rng, cache, result):
             killed = runner.run_killed(runner.args(cmd, d), delay)
             if killed:
                 break
-        resume = st["resume"] if os.path.exists(os.path.join(d, st["outputs"][0])) else []
-        if cmd == "train-gan" and not os.path.exists(
-                os.path.join(d, "gan", TASK, "checkpoint.pt")):
-            resume = []  # killed before its first checkpoint: a fresh start is the resume
-        rc, out, _ = runner.run(runner.args(cmd, d, resume))
-        problems = diff_snapshots(ref_snap, snapshot(d, st["outputs"])) if rc == 0 else []
         what = f"{cmd}: kill {k + 1}/{kills} at {delay:.2f} s" + ("" if killed else
                                                                      " (finished before)")
-        if rc != 0:
-            result.add(False, what, f"continuing exited {rc}\n{out}")
-        else:
-            result.add(not problems, what, "; ".join(problems[:8]))
-        if not runner.keep:
-            shutil.rmtree(d, ignore_errors=True)
+        continue_and_compare(runner, cmd, d, ref_snap, what, result)
+    if every_write > 0:
+        # Deterministic crash points: right after the n-th atomic write, for n = first, first +
+        # stride, ... until a run makes fewer writes than n (seeded first in [1, stride]).
+        n = rng.randint(1, every_write)
+        while True:
+            d = os.path.join(work, f"{cmd}-write-{n}")
+            copy_run(base, d)
+            if not runner.run_killed_after_writes(runner.args(cmd, d), n):
+                shutil.rmtree(d, ignore_errors=True)
+                print(f"      {cmd}: the run makes fewer than {n} atomic writes", flush=True)
+                break
+            continue_and_compare(runner, cmd, d, ref_snap,
+                                 f"{cmd}: killed after atomic write {n}", result)
+            n += every_write
     return ref
 
 
@@ -339,6 +375,8 @@ def main():
     ap.add_argument("--binary", default=os.environ.get("CXRSYNTH_BINARY",
                                                        os.path.join(ROOT, "build", "bin", "cxrsynth")))
     ap.add_argument("--work", help="work folder (default: a temporary one, removed)")
+    ap.add_argument("--every-write", type=int, default=0, metavar="STRIDE",
+                    help="also kill right after every STRIDE-th atomic file write (0: off)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the kill times")
     ap.add_argument("--no-disk-full", action="store_true")
     ap.add_argument("--no-corrupt", action="store_true")
@@ -362,7 +400,7 @@ def main():
     t0 = time.monotonic()
     try:
         for cmd in commands:
-            refs[cmd] = kill_points(runner, work, cmd, a.kills, rng, cache, result)
+            refs[cmd] = kill_points(runner, work, cmd, a.kills, a.every_write, rng, cache, result)
         for cmd in commands:
             if cmd in ("train-gan", "train-classifier"):
                 if not a.no_disk_full:

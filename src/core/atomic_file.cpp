@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -55,6 +57,18 @@ void ensure_parent(const fs::path& path) {
   }
 }
 
+// Fault injection (scripts/fault_inject.py --every-write): with CXRSYNTH_KILL_AFTER_WRITES=N in
+// the environment the process SIGKILLs itself right after its N-th atomic write is in place, so
+// that every gap between two outputs can be tested as a crash point. Unset: never.
+void kill_point_after_write() {
+  static const long limit = [] {
+    const char* v = std::getenv("CXRSYNTH_KILL_AFTER_WRITES");
+    return v ? std::strtol(v, nullptr, 10) : 0L;
+  }();
+  static std::atomic<long> writes{0};
+  if (limit > 0 && ++writes == limit) std::raise(SIGKILL);
+}
+
 }  // namespace
 
 void replace_file_atomic(const fs::path& path, const std::function<void(const fs::path&)>& writer) {
@@ -68,6 +82,7 @@ void replace_file_atomic(const fs::path& path, const std::function<void(const fs
     fs::rename(tmp, path, ec);
     if (ec) throw Error(fmt::format("rename failed: {}", ec.message()));
     if (path.has_parent_path()) fsync_path(path.parent_path());
+    kill_point_after_write();
   } catch (Error& e) {
     std::error_code ignored;
     fs::remove(tmp, ignored);

@@ -252,6 +252,12 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
   TrainGanResult result;
   result.total_steps = total;
 
+  // The trainer's own bookkeeping, kept in the checkpoint so that a run resumed at any step
+  // (also at the last one, killed before summary.json) reports what an uninterrupted run does.
+  int collapse_run = 0;
+  bool collapse_warned = false;
+  std::map<std::string, double> last;  // the latest step's loss terms
+
   std::int64_t start = 0;
   if (run.resume) {
     const auto a = StateArchive::load(ckpt_path);
@@ -286,6 +292,18 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
     pool_b.restore(a.has(kb) ? a.tensor(kb).to(device) : torch::Tensor());
     auto generator = at::detail::getDefaultCPUGenerator();
     generator.set_state(a.tensor("torch_rng"));
+    if (a.has("trainer_state")) {
+      const auto t = nlohmann::json::parse(a.string("trainer_state"));
+      last = t.at("last_losses").get<std::map<std::string, double>>();
+      collapse_run = t.at("collapse_run").get<int>();
+      collapse_warned = t.at("collapse_warned").get<bool>();
+      result.warnings = t.at("warnings").get<std::vector<std::string>>();
+    } else {
+      log_warn(
+          "{} predates the trainer state in checkpoints: summary.json's final losses and "
+          "collapse warnings cover only the steps run from now on",
+          ckpt_path.string());
+    }
     start = a.integer("step");
     CXRSYNTH_CHECK(start <= total, "{}: step {} is beyond the {} steps configured",
                    ckpt_path.string(), start, total);
@@ -334,8 +352,16 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
     for (std::size_t r = 0; r < pools_b.size(); ++r)
       a.put_tensor(r == 0 ? "pool_b" : fmt::format("pool_b/rank{}", r), pools_b[r]);
     a.put_tensor("torch_rng", at::detail::getDefaultCPUGenerator().get_state());
-    a.save(ckpt_path);
+    nlohmann::ordered_json t;
+    t["last_losses"] = last;
+    t["collapse_run"] = collapse_run;
+    t["collapse_warned"] = collapse_warned;
+    t["warnings"] = result.warnings;
+    a.put_string("trainer_state", t.dump());
+    // The exported generator first: whatever a checkpoint at this step implies already exists
+    // when the checkpoint does (a kill in between redoes the steps and rewrites the same file).
     models::save_generator(out_dir, nets.g_a, {o.generator, o.crop_size, run.task, step});
+    a.save(ckpt_path);
   };
 
   std::ofstream losses;  // rank 0 only
@@ -348,10 +374,7 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
   Progress progress(fmt::format("train-gan {}", run.task), total, {10.0, "step"});
   progress.resume_from(start);
   const auto t0 = std::chrono::steady_clock::now();
-  int collapse_run = 0;
-  bool collapse_warned = false;
   std::int64_t last_checkpoint = start;
-  std::map<std::string, double> last;
   const std::int64_t end =
       run.stop_after_steps >= 0 ? std::min(total, run.stop_after_steps) : total;
 
@@ -422,13 +445,14 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
       collapse_run = 0;
     }
 
+    // Samples before the checkpoint, for the same reason as the generator in write_checkpoint.
+    if (dist::is_main() && ((o.sample_every > 0 && done % o.sample_every == 0) || done == total))
+      write_samples(done);
     if (done % o.checkpoint_every == 0 || done == end) {
       write_checkpoint(done);
       dist::barrier(fmt::format("after checkpoint step {}", done));  // rank 0 has written it
       last_checkpoint = done;
     }
-    if (dist::is_main() && ((o.sample_every > 0 && done % o.sample_every == 0) || done == total))
-      write_samples(done);
     progress.update(
         done, fmt::format("g {:.3f} d {:.3f}/{:.3f}", last["g_total"], last["d_a"], last["d_b"]));
   }

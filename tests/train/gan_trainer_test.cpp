@@ -7,6 +7,8 @@
 #include <fstream>
 #include <limits>
 
+#include <nlohmann/json.hpp>
+
 #include "core/atomic_file.h"
 #include "core/csv.h"
 #include "core/error.h"
@@ -91,6 +93,28 @@ TEST_F(GanTrainer, InterruptedRunResumesToTheSameCheckpoint) {
   EXPECT_EQ(resumed.steps, 24);
   EXPECT_EQ(read_file(full / "checkpoint.pt"), read_file(part / "checkpoint.pt"));
   EXPECT_EQ(losses_without_time(full / "losses.csv"), losses_without_time(part / "losses.csv"));
+}
+
+// Killed after the last checkpoint but before summary.json: resuming at the last step runs no
+// step, yet the summary reports the same final losses and warnings (kept in the checkpoint).
+TEST_F(GanTrainer, ResumedAtTheLastStepWritesTheSameSummary) {
+  ct::TempDir dir;
+  const auto d = data(options_);
+  train_cyclegan(options_, d, run(), dir.path());
+  auto summary = nlohmann::json::parse(read_file(dir / "summary.json"));
+  const std::string generator = read_file(dir / "generator_ab.pt");
+  fs::remove(dir / "summary.json");
+  const auto r = train_cyclegan(options_, d, run(true), dir.path());
+  EXPECT_EQ(r.resumed_from, 24);
+  auto again = nlohmann::json::parse(read_file(dir / "summary.json"));
+  ASSERT_EQ(again["final_losses"].size(), 9u) << again.dump();
+  EXPECT_EQ(again["final_losses"], summary["final_losses"]);
+  EXPECT_EQ(again["warnings"], summary["warnings"]);
+  EXPECT_EQ(again["mean_abs_change_ab"], summary["mean_abs_change_ab"]);
+  summary.erase("resumed_from");
+  again.erase("resumed_from");
+  EXPECT_EQ(again, summary);
+  EXPECT_EQ(read_file(dir / "generator_ab.pt"), generator);
 }
 
 // With 2 intra-op threads (the CLI's default on 2 cores; the other tests run LibTorch's default
