@@ -13,6 +13,10 @@
 // BENCH_VARIANT (environment, for A/B measurements): "aten" runs the optimiser as eleven ATen
 // operations per parameter (before the fused Adadelta), "zero" zeroes the gradients instead of
 // resetting them (before zero_grad set them to none); both may be given ("aten,zero").
+// "atenbn" runs batch norm (+ ReLU) as ATen's batch_norm and relu_ (before the fused batch norm
+// of models/classifiers/batch_norm.h); "bnab" alternates steps with the fused batch norm and
+// ATen's on the same network and prints both medians and their ratio (side by side: both
+// halves see the same machine load).
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -29,6 +33,7 @@
 #include <vector>
 
 #include "core/runtime.h"
+#include "models/classifiers/batch_norm.h"
 #include "models/classifiers/classifier.h"
 #include "train/classifier/adadelta.h"
 #include "train/classifier/classifier_loss.h"
@@ -147,10 +152,18 @@ int main(int argc, char** argv) {
   const std::string variant = std::getenv("BENCH_VARIANT") ? std::getenv("BENCH_VARIANT") : "";
   const bool aten_opt = variant.find("aten") != std::string::npos;
   const bool zero_grads = variant.find("zero") != std::string::npos;
+  const bool aten_bn = variant.find("atenbn") != std::string::npos;
+  const bool bn_ab = variant.find("bnab") != std::string::npos;
+  cxrsynth::models::detail::set_fused_batch_norm_enabled(!aten_bn);
   auto params = net->parameters();
 
-  std::vector<double> times, cpu;
-  for (int r = 0; r <= repeats + (profile ? 1 : 0); ++r) {
+  std::vector<double> times, cpu, times_b, cpu_b;
+  const int rounds = bn_ab ? 2 * (repeats + 1) : repeats + 1;
+  for (int rr = 0; rr < rounds + (profile ? 1 : 0); ++rr) {
+    // with bnab: even rounds fused batch norm, odd rounds ATen's; r counts the steps of each
+    const int r = bn_ab ? (rr < rounds ? rr / 2 : repeats + 1) : rr;
+    const bool second = bn_ab && rr < rounds && rr % 2 == 1;
+    if (bn_ab) cxrsynth::models::detail::set_fused_batch_norm_enabled(!second);
     std::unique_ptr<prof::TLSLegacyProfilerGuard> guard;
     if (r > repeats) {
       guard = std::make_unique<prof::TLSLegacyProfilerGuard>(
@@ -192,12 +205,23 @@ int main(int argc, char** argv) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     // step 0 is the warm-up (allocations, oneDNN primitives); the profiled step is not timed
     if (r > 0 && r <= repeats) {
-      times.push_back(s);
-      cpu.push_back(cpu_seconds() - c0);
+      (second ? times_b : times).push_back(s);
+      (second ? cpu_b : cpu).push_back(cpu_seconds() - c0);
     }
   }
   std::sort(times.begin(), times.end());
   std::sort(cpu.begin(), cpu.end());
+  if (bn_ab) {
+    std::sort(times_b.begin(), times_b.end());
+    std::sort(cpu_b.begin(), cpu_b.end());
+    const double a = times[times.size() / 2], b = times_b[times_b.size() / 2];
+    const double ca = cpu[cpu.size() / 2], cb = cpu_b[cpu_b.size() / 2];
+    std::printf(
+        "bnab %s: fused batch norm median %.4f s (cpu %.4f s), ATen batch norm median %.4f s "
+        "(cpu %.4f s), fused / ATen wall %.3f cpu %.3f (%d steps each, alternating, %d "
+        "threads)\n",
+        arch.c_str(), a, ca, b, cb, a / b, ca / cb, repeats, threads);
+  }
   std::printf(
       "cxrsynth %s: median %.4f s, min %.4f s, cpu %.4f s (%d steps after 1 warm-up, %s, %d "
       "threads%s)\n",

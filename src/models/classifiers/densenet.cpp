@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "models/classifiers/architectures.h"
+#include "models/classifiers/batch_norm.h"
 
 namespace cxrsynth::models::detail {
 namespace {
@@ -28,9 +29,10 @@ class DenseLayerImpl : public nn::Module {
   }
   // [N, in, H, W] -> [N, growth, H, W]
   torch::Tensor forward(const torch::Tensor& x) {
-    // ReLU in place on the batch norm outputs, as torchvision (inplace=True).
-    auto y = conv1_->forward(norm1_->forward(x).relu_());
-    return conv2_->forward(norm2_->forward(y).relu_());
+    // Batch norm + ReLU as one function in training (batch_norm.h); in eval mode the module's
+    // forward and an in-place ReLU, as torchvision (inplace=True).
+    auto y = conv1_->forward(batch_norm(*norm1_, x, /*relu=*/true));
+    return conv2_->forward(batch_norm(*norm2_, y, /*relu=*/true));
   }
 
  private:
@@ -69,7 +71,11 @@ class TransitionImpl : public nn::SequentialImpl {
     push_back("conv", conv(in, out, 1, 1, 0));
     push_back("pool", nn::AvgPool2d(nn::AvgPool2dOptions(2).stride(2)));
   }
-  torch::Tensor forward(torch::Tensor x) { return nn::SequentialImpl::forward(x); }
+  // norm + relu through batch_norm (batch_norm.h), then conv and pool.
+  torch::Tensor forward(torch::Tensor x) {
+    x = batch_norm(*ptr(0)->as<nn::BatchNorm2d>(), x, /*relu=*/true);
+    return ptr(3)->as<nn::AvgPool2d>()->forward(ptr(2)->as<nn::Conv2d>()->forward(x));
+  }
 };
 TORCH_MODULE(Transition);
 
@@ -111,7 +117,23 @@ class DenseNetImpl : public ClassifierNetImpl {
   }
 
   torch::Tensor pooled_features(const torch::Tensor& x) override {
-    return features_->forward(x).relu_().mean({2, 3});  // [N, C]
+    // features_ member by member so that each BatchNorm2d -> ReLU pair (and norm5 -> the
+    // head's ReLU) runs as one batch_norm call (batch_norm.h).
+    auto y = x;
+    const std::size_t n = features_->size();
+    for (std::size_t i = 0; i < n; ++i) {
+      auto* bn = features_->ptr(i)->as<nn::BatchNorm2d>();
+      if (bn == nullptr) {
+        y = (features_->begin() + static_cast<std::ptrdiff_t>(i))->forward(y);
+        continue;
+      }
+      const bool last = i + 1 == n;  // norm5: the head's ReLU follows
+      const bool relu_next = !last && features_->ptr(i + 1)->as<nn::ReLU>() != nullptr;
+      y = batch_norm(*bn, y, /*relu=*/last || relu_next);
+      if (last) return y.mean({2, 3});  // [N, C]
+      if (relu_next) ++i;               // applied with the batch norm
+    }
+    return y.relu_().mean({2, 3});  // [N, C]
   }
   torch::Tensor head(const torch::Tensor& f) override { return classifier_->forward(f); }
   std::vector<std::string> head_keys() const override {

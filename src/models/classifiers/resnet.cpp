@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "models/classifiers/architectures.h"
+#include "models/classifiers/batch_norm.h"
 
 namespace cxrsynth::models::detail {
 namespace {
@@ -29,8 +30,9 @@ class BottleneckImpl : public nn::Module {
     conv3_ = register_module("conv3", conv(planes, out, 1, 1, 0));
     bn3_ = register_module("bn3", nn::BatchNorm2d(out));
     if (stride != 1 || in != out) {
-      downsample_ = register_module(
-          "downsample", nn::Sequential(conv(in, out, 1, stride, 0), nn::BatchNorm2d(out)));
+      ds_conv_ = conv(in, out, 1, stride, 0);
+      ds_bn_ = nn::BatchNorm2d(out);
+      downsample_ = register_module("downsample", nn::Sequential(ds_conv_, ds_bn_));
     }
   }
 
@@ -38,17 +40,25 @@ class BottleneckImpl : public nn::Module {
     // In place, as torchvision (ReLU(inplace=True), out += identity): batch norm's backward
     // needs its input, not its output, and ReLU's backward its output, so nothing that
     // autograd saved is overwritten; same values, fewer passes over new memory.
-    auto y = bn1_->forward(conv1_->forward(x)).relu_();
-    y = bn2_->forward(conv2_->forward(y)).relu_();
-    y = bn3_->forward(conv3_->forward(y));
-    y.add_(downsample_ ? downsample_->forward(x) : x);
+    // Batch norm + ReLU as one function in training (batch_norm.h).
+    auto y = batch_norm(*bn1_, conv1_->forward(x), /*relu=*/true);
+    y = batch_norm(*bn2_, conv2_->forward(y), /*relu=*/true);
+    y = batch_norm(*bn3_, conv3_->forward(y), /*relu=*/false);
+    if (downsample_) {
+      // downsample = Sequential(conv, bn), run member by member for the batch norm above.
+      y.add_(batch_norm(*ds_bn_, ds_conv_->forward(x), /*relu=*/false));
+    } else {
+      y.add_(x);
+    }
     return y.relu_();
   }
 
  private:
   nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
   nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
-  nn::Sequential downsample_{nullptr};
+  nn::Sequential downsample_{nullptr};  // (ds_conv_, ds_bn_)
+  nn::Conv2d ds_conv_{nullptr};
+  nn::BatchNorm2d ds_bn_{nullptr};
 };
 TORCH_MODULE(Bottleneck);
 
@@ -84,7 +94,7 @@ class ResNet50Impl : public ClassifierNetImpl {
   }
 
   torch::Tensor pooled_features(const torch::Tensor& x) override {
-    auto y = bn1_->forward(conv1_->forward(x)).relu_();
+    auto y = batch_norm(*bn1_, conv1_->forward(x), /*relu=*/true);
     y = torch::max_pool2d(y, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
     for (auto& layer : layers_) y = layer->forward(y);
     return y.mean({2, 3});  // [N, 2048]
