@@ -14,9 +14,11 @@
 // operations per parameter (before the fused Adadelta), "zero" zeroes the gradients instead of
 // resetting them (before zero_grad set them to none); both may be given ("aten,zero").
 // "atenbn" runs batch norm (+ ReLU) as ATen's batch_norm and relu_ (before the fused batch norm
-// of models/classifiers/batch_norm.h); "bnab" alternates steps with the fused batch norm and
-// ATen's on the same network and prints both medians and their ratio (side by side: both
-// halves see the same machine load).
+// of models/classifiers/batch_norm.h), "atenpool" the stem's max pooling as ATen's (before
+// models/classifiers/max_pool.h); "bnab" alternates steps with cxrsynth's batch norm and max
+// pooling (minus what atenbn / atenpool switch off) and steps with ATen's for both, on the same
+// network, and prints both medians and their ratio (side by side: both halves see the same
+// machine load).
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -35,6 +37,7 @@
 #include "core/runtime.h"
 #include "models/classifiers/batch_norm.h"
 #include "models/classifiers/classifier.h"
+#include "models/classifiers/max_pool.h"
 #include "train/classifier/adadelta.h"
 #include "train/classifier/classifier_loss.h"
 
@@ -154,7 +157,9 @@ int main(int argc, char** argv) {
   const bool zero_grads = variant.find("zero") != std::string::npos;
   const bool aten_bn = variant.find("atenbn") != std::string::npos;
   const bool bn_ab = variant.find("bnab") != std::string::npos;
+  const bool aten_pool = variant.find("atenpool") != std::string::npos;
   cxrsynth::models::detail::set_fused_batch_norm_enabled(!aten_bn);
+  cxrsynth::models::detail::set_fused_max_pool_enabled(!aten_pool);
   auto params = net->parameters();
 
   std::vector<double> times, cpu, times_b, cpu_b;
@@ -163,7 +168,10 @@ int main(int argc, char** argv) {
     // with bnab: even rounds fused batch norm, odd rounds ATen's; r counts the steps of each
     const int r = bn_ab ? (rr < rounds ? rr / 2 : repeats + 1) : rr;
     const bool second = bn_ab && rr < rounds && rr % 2 == 1;
-    if (bn_ab) cxrsynth::models::detail::set_fused_batch_norm_enabled(!second);
+    if (bn_ab) {
+      cxrsynth::models::detail::set_fused_batch_norm_enabled(!second && !aten_bn);
+      cxrsynth::models::detail::set_fused_max_pool_enabled(!second && !aten_pool);
+    }
     std::unique_ptr<prof::TLSLegacyProfilerGuard> guard;
     if (r > repeats) {
       guard = std::make_unique<prof::TLSLegacyProfilerGuard>(
@@ -217,8 +225,8 @@ int main(int argc, char** argv) {
     const double a = times[times.size() / 2], b = times_b[times_b.size() / 2];
     const double ca = cpu[cpu.size() / 2], cb = cpu_b[cpu_b.size() / 2];
     std::printf(
-        "bnab %s: fused batch norm median %.4f s (cpu %.4f s), ATen batch norm median %.4f s "
-        "(cpu %.4f s), fused / ATen wall %.3f cpu %.3f (%d steps each, alternating, %d "
+        "bnab %s: fused kernels median %.4f s (cpu %.4f s), ATen batch norm and pooling median "
+        "%.4f s (cpu %.4f s), fused / ATen wall %.3f cpu %.3f (%d steps each, alternating, %d "
         "threads)\n",
         arch.c_str(), a, ca, b, cb, a / b, ca / cb, repeats, threads);
   }

@@ -8,6 +8,7 @@
 
 #include "models/classifiers/architectures.h"
 #include "models/classifiers/batch_norm.h"
+#include "models/classifiers/max_pool.h"
 
 namespace cxrsynth::models::detail {
 namespace {
@@ -17,6 +18,17 @@ namespace nn = torch::nn;
 nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride,
                 std::int64_t pad) {
   return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false));
+}
+
+// pool0: 3x3, stride 2, padding 1 (dilation 1, floor)
+bool stem_pool(const nn::MaxPool2dImpl& pool) {
+  const auto& o = pool.options;
+  for (int d = 0; d < 2; ++d) {
+    if ((*o.kernel_size())[d] != 3 || (*o.stride())[d] != 2 || (*o.padding())[d] != 1 ||
+        (*o.dilation())[d] != 1)
+      return false;
+  }
+  return !o.ceil_mode();
 }
 
 class DenseLayerImpl : public nn::Module {
@@ -123,6 +135,10 @@ class DenseNetImpl : public ClassifierNetImpl {
     const std::size_t n = features_->size();
     for (std::size_t i = 0; i < n; ++i) {
       auto* bn = features_->ptr(i)->as<nn::BatchNorm2d>();
+      if (auto* pool = features_->ptr(i)->as<nn::MaxPool2d>(); pool && stem_pool(*pool)) {
+        y = max_pool2d(y, 3, 2, 1);  // max_pool.h: same values and indices as ATen's
+        continue;
+      }
       if (bn == nullptr) {
         y = (features_->begin() + static_cast<std::ptrdiff_t>(i))->forward(y);
         continue;

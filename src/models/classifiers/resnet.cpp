@@ -6,6 +6,7 @@
 
 #include "models/classifiers/architectures.h"
 #include "models/classifiers/batch_norm.h"
+#include "models/classifiers/max_pool.h"
 
 namespace cxrsynth::models::detail {
 namespace {
@@ -95,7 +96,7 @@ class ResNet50Impl : public ClassifierNetImpl {
 
   torch::Tensor pooled_features(const torch::Tensor& x) override {
     auto y = batch_norm(*bn1_, conv1_->forward(x), /*relu=*/true);
-    y = torch::max_pool2d(y, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
+    y = max_pool2d(y, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);  // max_pool.h
     for (auto& layer : layers_) y = layer->forward(y);
     return y.mean({2, 3});  // [N, 2048]
   }
