@@ -23,9 +23,20 @@ namespace cxrsynth::models {
 at::Tensor conv2d_to_one_channel(const at::Tensor& x, const at::Tensor& weight,
                                  const at::Tensor& bias);
 
+// The generators' first convolution, from a 1-channel image: x [N, 1, H, W], weight
+// [Cout, 1, kh, kw], bias [Cout] or undefined -> [N, Cout, H-kh+1, W-kw+1]. Forward the plain
+// convolution; backward as the last layer's in reverse: the weight gradient the same direct
+// correlation (LibTorch's CPU backward went through an im2col: 1.9% of a cpu-small step), the
+// input gradient (only when the input needs one: not for the real images) a depthwise
+// convolution of the padded output gradient summed over channels. Differentiable in all three
+// (once: not twice).
+at::Tensor conv2d_from_one_channel(const at::Tensor& x, const at::Tensor& weight,
+                                   const at::Tensor& bias);
+
 // A Conv2d (same parameters, names and initialisation) whose forward uses
-// conv2d_to_one_channel when it applies (1 output channel, stride 1, no padding, dilation 1,
-// groups 1) and the plain convolution otherwise.
+// conv2d_to_one_channel (1 output channel) or conv2d_from_one_channel (1 input channel) when
+// it applies (stride 1, no padding, dilation 1, groups 1, CPU fp32, no autocast) and the plain
+// convolution otherwise.
 class ImageConv2dImpl : public torch::nn::Conv2dImpl {
  public:
   using torch::nn::Conv2dImpl::Conv2dImpl;

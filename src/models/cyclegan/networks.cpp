@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "models/cyclegan/image_conv.h"
+#include "models/cyclegan/resnet_layers.h"
 
 namespace cxrsynth::models {
 
@@ -17,8 +18,9 @@ nn::Conv2d conv(int in, int out, int k, int stride, int pad, bool bias = true) {
   return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(bias));
 }
 
-// The last convolution of a generator, to the image (stride 1, padded before): a Conv2d with
-// a faster way to a 1-channel output (image_conv.h).
+// The first and last convolutions of a generator, from and to the image (stride 1, padded
+// before): a Conv2d with a faster way from a 1-channel input and to a 1-channel output
+// (image_conv.h).
 ImageConv2d image_conv(int in, int out, int k) {
   return ImageConv2d(nn::Conv2dOptions(in, out, k).stride(1).padding(0));
 }
@@ -31,6 +33,17 @@ nn::InstanceNorm2d keras_instance_norm(int c) {
 // Reference CycleGAN: nn.InstanceNorm2d(affine=False, track_running_stats=False), eps 1e-5.
 nn::InstanceNorm2d plain_instance_norm(int c) {
   return nn::InstanceNorm2d(nn::InstanceNorm2dOptions(c).affine(false).eps(1e-5));
+}
+
+// The ResNet generator's reflection padding and instance norm (eps 1e-5, no affine): the same
+// modules computed faster (resnet_layers.h). The discriminators keep ATen's instance norm
+// (WGAN-GP differentiates them twice).
+FastReflectionPad2d reflect_pad(int p) {
+  return FastReflectionPad2d(nn::ReflectionPad2dOptions(p));
+}
+
+FastInstanceNorm2d generator_instance_norm(int c) {
+  return FastInstanceNorm2d(c, 1e-5);
 }
 
 nn::Upsample nearest2() {
@@ -85,9 +98,9 @@ torch::Tensor UnetGeneratorImpl::forward(const torch::Tensor& x) {
 // ---------------------------------------------------------------------------------------------
 ResnetBlockImpl::ResnetBlockImpl(int c) {
   conv_block_ = register_module(
-      "conv_block", nn::Sequential(nn::ReflectionPad2d(1), conv(c, c, 3, 1, 0),
-                                   plain_instance_norm(c), nn::ReLU(), nn::ReflectionPad2d(1),
-                                   conv(c, c, 3, 1, 0), plain_instance_norm(c)));
+      "conv_block",
+      nn::Sequential(reflect_pad(1), conv(c, c, 3, 1, 0), generator_instance_norm(c), nn::ReLU(),
+                     reflect_pad(1), conv(c, c, 3, 1, 0), generator_instance_norm(c)));
 }
 
 torch::Tensor ResnetBlockImpl::forward(const torch::Tensor& x) {
@@ -97,14 +110,14 @@ torch::Tensor ResnetBlockImpl::forward(const torch::Tensor& x) {
 ResnetGeneratorImpl::ResnetGeneratorImpl(const GeneratorOptions& o) {
   const int c = o.channels, f = o.filters;
   nn::Sequential m;
-  m->push_back(nn::ReflectionPad2d(3));
-  m->push_back(conv(c, f, 7, 1, 0));
-  m->push_back(plain_instance_norm(f));
+  m->push_back(reflect_pad(3));
+  m->push_back(image_conv(c, f, 7));
+  m->push_back(generator_instance_norm(f));
   m->push_back(nn::ReLU());
   for (int i = 0; i < 2; ++i) {
     const int mult = 1 << i;
     m->push_back(conv(f * mult, f * mult * 2, 3, 2, 1));
-    m->push_back(plain_instance_norm(f * mult * 2));
+    m->push_back(generator_instance_norm(f * mult * 2));
     m->push_back(nn::ReLU());
   }
   for (int i = 0; i < o.blocks; ++i) m->push_back(ResnetBlock(4 * f));
@@ -115,16 +128,16 @@ ResnetGeneratorImpl::ResnetGeneratorImpl(const GeneratorOptions& o) {
       // Nearest x2 then a 3x3 conv: no checkerboard artefacts (PHANTOM-DEMO.md). Sequential
       // indices differ from the transposed layout; the Python reference mirrors both.
       m->push_back(nearest2());
-      m->push_back(nn::ReflectionPad2d(1));
+      m->push_back(reflect_pad(1));
       m->push_back(conv(in, out, 3, 1, 0));
     } else {
       m->push_back(nn::ConvTranspose2d(
           nn::ConvTranspose2dOptions(in, out, 3).stride(2).padding(1).output_padding(1)));
     }
-    m->push_back(plain_instance_norm(out));
+    m->push_back(generator_instance_norm(out));
     m->push_back(nn::ReLU());
   }
-  m->push_back(nn::ReflectionPad2d(3));
+  m->push_back(reflect_pad(3));
   m->push_back(image_conv(f, c, 7));
   m->push_back(nn::Tanh());
   model_ = register_module("model", m);

@@ -1,6 +1,6 @@
-// The one-channel image convolution equals the plain convolution (forward, all three
-// gradients, batch > 1, odd sizes, kernel 4 and 7), is deterministic, and applies only where
-// it should.
+// The convolutions to and from a one-channel image equal the plain convolution (forward, all
+// three gradients, batch > 1, odd sizes, kernels 3, 4 and 7), are deterministic, and apply
+// only where they should.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -49,6 +49,45 @@ TEST(ImageConv, EqualsThePlainConvolutionAndItsGradients) {
   }
 }
 
+TEST(ImageConv, FromOneChannelEqualsThePlainConvolutionAndItsGradients) {
+  torch::manual_seed(8);
+  struct Case {
+    int n, cout, k, h, w;
+    bool bias, input_grad;
+  };
+  for (const auto& c : {Case{1, 16, 7, 40, 37, true, false}, Case{3, 5, 4, 19, 23, true, true},
+                        Case{2, 8, 7, 30, 30, false, true}, Case{2, 3, 3, 9, 40, true, false}}) {
+    const auto x = torch::randn({c.n, 1, c.h, c.w});
+    const auto w = torch::randn({c.cout, 1, c.k, c.k});
+    const auto b = c.bias ? torch::randn({c.cout}) : at::Tensor();
+    const auto go = torch::randn({c.n, c.cout, c.h - c.k + 1, c.w - c.k + 1});
+
+    auto x1 = x.clone().requires_grad_(c.input_grad), w1 = w.clone().requires_grad_(true);
+    auto b1 = c.bias ? b.clone().requires_grad_(true) : at::Tensor();
+    const auto y1 = torch::conv2d(x1, w1, b1);
+    y1.backward(go);
+    auto x2 = x.clone().requires_grad_(c.input_grad), w2 = w.clone().requires_grad_(true);
+    auto b2 = c.bias ? b.clone().requires_grad_(true) : at::Tensor();
+    const auto y2 = conv2d_from_one_channel(x2, w2, b2);
+    y2.backward(go);
+    expect_close(y2, y1, "output");
+    if (c.input_grad) {
+      expect_close(x2.grad(), x1.grad(), "input gradient");
+    } else {
+      EXPECT_FALSE(x2.grad().defined());
+    }
+    expect_close(w2.grad(), w1.grad(), "weight gradient");
+    if (c.bias) expect_close(b2.grad(), b1.grad(), "bias gradient");
+
+    auto x3 = x.clone().requires_grad_(c.input_grad), w3 = w.clone().requires_grad_(true);
+    conv2d_from_one_channel(x3, w3, c.bias ? b.clone() : at::Tensor()).backward(go);
+    EXPECT_TRUE(torch::equal(w3.grad(), w2.grad()));
+    if (c.input_grad) {
+      EXPECT_TRUE(torch::equal(x3.grad(), x2.grad()));
+    }
+  }
+}
+
 TEST(ImageConv, ModuleKeepsConv2dParametersAndFallsBackElsewhere) {
   torch::manual_seed(4);
   ImageConv2d one(torch::nn::Conv2dOptions(8, 1, 7));
@@ -63,6 +102,13 @@ TEST(ImageConv, ModuleKeepsConv2dParametersAndFallsBackElsewhere) {
   // Three output channels or padding: the plain convolution, the same bits.
   ImageConv2d three(torch::nn::Conv2dOptions(8, 3, 3));
   EXPECT_TRUE(torch::equal(three->forward(x), three->torch::nn::Conv2dImpl::forward(x)));
+  // From one channel: the same parameters, the same forward.
+  ImageConv2d stem(torch::nn::Conv2dOptions(1, 8, 7));
+  torch::nn::Conv2d plain_stem(torch::nn::Conv2dOptions(1, 8, 7));
+  plain_stem->weight.data().copy_(stem->weight);
+  plain_stem->bias.data().copy_(stem->bias);
+  const auto image = torch::randn({2, 1, 20, 20});
+  expect_close(stem->forward(image), plain_stem->forward(image), "stem forward");
   ImageConv2d padded(torch::nn::Conv2dOptions(8, 1, 3).padding(1));
   EXPECT_TRUE(torch::equal(padded->forward(x), padded->torch::nn::Conv2dImpl::forward(x)));
 }
