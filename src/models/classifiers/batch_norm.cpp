@@ -59,6 +59,57 @@ __attribute__((target("avx2,fma"))) void plane_sums(const float* p, std::int64_t
   }
 }
 
+// y = max(0, (x * scale + shift) + id): batch norm, residual add, ReLU (each result rounded
+// to float as the three ATen operations round it, up to the batch norm's own rounding).
+__attribute__((target("avx2,fma"))) void plane_apply_add_relu(const float* x, const float* id,
+                                                              float* y, std::int64_t n, float scale,
+                                                              float shift) {
+  const __m256 va = _mm256_set1_ps(scale), vb = _mm256_set1_ps(shift), zero = _mm256_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v =
+        _mm256_add_ps(_mm256_fmadd_ps(_mm256_loadu_ps(x + i), va, vb), _mm256_loadu_ps(id + i));
+    _mm256_storeu_ps(y + i, _mm256_max_ps(zero, v));
+  }
+  for (; i < n; ++i) {
+    const float v = std::fma(x[i], scale, shift) + id[i];
+    y[i] = v > 0.f || std::isnan(v) ? v : 0.f;
+  }
+}
+
+// ge = y > 0 ? g : 0 stored (the residual input's gradient); sum(ge) and sum(ge * (x - m)).
+__attribute__((target("avx2,fma"))) void plane_grad_sums_store(const float* g, const float* x,
+                                                               const float* y, float* ge_out,
+                                                               std::int64_t n, float m, double& sum,
+                                                               double& dot) {
+  const __m256 vm = _mm256_set1_ps(m), zero = _mm256_setzero_ps();
+  for (std::int64_t i = 0; i < n;) {
+    const std::int64_t end = std::min(n, i + kChunk);
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, d0 = s0, d1 = s0;
+    for (; i + 16 <= end; i += 16) {
+      const __m256 ga = _mm256_and_ps(_mm256_loadu_ps(g + i),
+                                      _mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_GT_OQ));
+      const __m256 gb = _mm256_and_ps(_mm256_loadu_ps(g + i + 8),
+                                      _mm256_cmp_ps(_mm256_loadu_ps(y + i + 8), zero, _CMP_GT_OQ));
+      _mm256_storeu_ps(ge_out + i, ga);
+      _mm256_storeu_ps(ge_out + i + 8, gb);
+      s0 = _mm256_add_ps(s0, ga);
+      s1 = _mm256_add_ps(s1, gb);
+      d0 = _mm256_fmadd_ps(ga, _mm256_sub_ps(_mm256_loadu_ps(x + i), vm), d0);
+      d1 = _mm256_fmadd_ps(gb, _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vm), d1);
+    }
+    double ts = 0, td = 0;
+    for (; i < end; ++i) {
+      const float ge = y[i] > 0.f ? g[i] : 0.f;
+      ge_out[i] = ge;
+      ts += ge;
+      td += static_cast<double>(ge) * (x[i] - m);
+    }
+    sum += hsum(_mm256_add_ps(s0, s1)) + ts;
+    dot += hsum(_mm256_add_ps(d0, d1)) + td;
+  }
+}
+
 __attribute__((target("avx2,fma"))) void plane_apply(const float* x, float* y, std::int64_t n,
                                                      float scale, float shift, bool relu) {
   const __m256 va = _mm256_set1_ps(scale), vb = _mm256_set1_ps(shift), zero = _mm256_setzero_ps();
@@ -154,7 +205,8 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias,
                                torch::Tensor running_mean, torch::Tensor running_var,
-                               double momentum, double eps, bool relu) {
+                               double momentum, double eps, bool relu,
+                               const torch::Tensor& identity) {
     RECORD_FUNCTION("cxrsynth::fused_batch_norm", std::vector<c10::IValue>());
     const auto s = shape_of(x);
     const std::int64_t count = s.n * s.hw;
@@ -170,6 +222,10 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
     float* ip = invstd.data_ptr<float>();
     float* rmp = running_mean.data_ptr<float>();
     float* rvp = running_var.data_ptr<float>();
+    // y = relu(bn(x) + identity); without an add, identity is an empty tensor (apply() needs
+    // defined tensors)
+    const bool add = identity.numel() > 0;
+    const float* idp = add ? identity.data_ptr<float>() : nullptr;
     at::parallel_for(0, s.c, 1, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t c = begin; c < end; ++c) {
         // Pass 1: the sum; pass 2 (the channel's planes are still in cache for the usual
@@ -198,13 +254,19 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
         const auto shift = static_cast<float>(static_cast<double>(bp[c]) - mu * scale);
         for (std::int64_t n = 0; n < s.n; ++n) {
           const auto off = (n * s.c + c) * s.hw;
-          plane_apply(xp + off, yp + off, s.hw, static_cast<float>(scale), shift, relu);
+          if (add) {
+            plane_apply_add_relu(xp + off, idp + off, yp + off, s.hw, static_cast<float>(scale),
+                                 shift);
+          } else {
+            plane_apply(xp + off, yp + off, s.hw, static_cast<float>(scale), shift, relu);
+          }
         }
       }
     });
     ctx->saved_data["mean"] = mean;
     ctx->saved_data["invstd"] = invstd;
     ctx->saved_data["relu"] = relu;
+    ctx->saved_data["add"] = add;
     if (relu) {
       ctx->save_for_backward({x, weight, y});
     } else {
@@ -220,6 +282,7 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
     const auto& x = saved[0];
     const auto w = saved[1].contiguous();
     const bool relu = ctx->saved_data["relu"].toBool();
+    const bool add = ctx->saved_data["add"].toBool();
     const auto mean = ctx->saved_data["mean"].toTensor();
     const auto invstd = ctx->saved_data["invstd"].toTensor();
     const auto g = grads[0].contiguous();
@@ -237,12 +300,21 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
     float* gxp = gx.data_ptr<float>();
     float* gwp = gw.data_ptr<float>();
     float* gbp = gb.data_ptr<float>();
+    // with the residual add: the masked gradient is the identity's gradient, and the second
+    // pass reads it instead of g and y
+    torch::Tensor gid =
+        add ? torch::empty_like(x, torch::MemoryFormat::Contiguous) : torch::Tensor();
+    float* gidp = add ? gid.data_ptr<float>() : nullptr;
     at::parallel_for(0, s.c, 1, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t c = begin; c < end; ++c) {
         double sum = 0, dot = 0;
         for (std::int64_t n = 0; n < s.n; ++n) {
           const auto off = (n * s.c + c) * s.hw;
-          plane_grad_sums(gp + off, xp + off, yp ? yp + off : nullptr, s.hw, mp[c], sum, dot);
+          if (add) {
+            plane_grad_sums_store(gp + off, xp + off, yp + off, gidp + off, s.hw, mp[c], sum, dot);
+          } else {
+            plane_grad_sums(gp + off, xp + off, yp ? yp + off : nullptr, s.hw, mp[c], sum, dot);
+          }
         }
         const double inv = ip[c];
         gwp[c] = static_cast<float>(dot * inv);
@@ -255,8 +327,13 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
         const auto ccoef = static_cast<float>(-sum / static_cast<double>(count) * k);
         for (std::int64_t n = 0; n < s.n; ++n) {
           const auto off = (n * s.c + c) * s.hw;
-          plane_grad_input(gp + off, xp + off, yp ? yp + off : nullptr, gxp + off, s.hw, mp[c], a,
-                           bcoef, ccoef);
+          if (add) {
+            plane_grad_input(gidp + off, xp + off, nullptr, gxp + off, s.hw, mp[c], a, bcoef,
+                             ccoef);
+          } else {
+            plane_grad_input(gp + off, xp + off, yp ? yp + off : nullptr, gxp + off, s.hw, mp[c], a,
+                             bcoef, ccoef);
+          }
         }
       }
     });
@@ -267,7 +344,8 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
             torch::Tensor(),
             torch::Tensor(),
             torch::Tensor(),
-            torch::Tensor()};
+            torch::Tensor(),
+            gid};
   }
 };
 
@@ -290,27 +368,61 @@ bool fused_batch_norm_applies(const torch::Tensor& x) {
 #endif
 }
 
-torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, bool relu) {
+namespace {
+
+bool fused_for(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
 #ifdef CXRSYNTH_BN_AVX2
   const auto& o = bn.options;
-  if (bn.is_training() && o.affine() && o.track_running_stats() &&
-      bn.num_batches_tracked.defined() && fused_batch_norm_applies(x) &&
-      bn.weight.scalar_type() == torch::kFloat32 && bn.running_mean.is_contiguous() &&
-      bn.running_var.is_contiguous() && x.size(1) == bn.weight.numel()) {
-    // As BatchNormImplBase::forward: count the batch, then the momentum or, without one, the
-    // cumulative moving average.
-    {
-      torch::NoGradGuard no_grad;
-      bn.num_batches_tracked += 1;
-    }
-    const double factor =
-        o.momentum() ? *o.momentum() : 1.0 / bn.num_batches_tracked.item<double>();
+  return bn.is_training() && o.affine() && o.track_running_stats() &&
+         bn.num_batches_tracked.defined() && fused_batch_norm_applies(x) &&
+         bn.weight.scalar_type() == torch::kFloat32 && bn.running_mean.is_contiguous() &&
+         bn.running_var.is_contiguous() && x.size(1) == bn.weight.numel();
+#else
+  (void)bn;
+  (void)x;
+  return false;
+#endif
+}
+
+// As BatchNormImplBase::forward: count the batch, then the momentum or, without one, the
+// cumulative moving average.
+double count_batch(torch::nn::BatchNorm2dImpl& bn) {
+  {
+    torch::NoGradGuard no_grad;
+    bn.num_batches_tracked += 1;
+  }
+  return bn.options.momentum() ? *bn.options.momentum()
+                               : 1.0 / bn.num_batches_tracked.item<double>();
+}
+
+}  // namespace
+
+torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, bool relu) {
+#ifdef CXRSYNTH_BN_AVX2
+  if (fused_for(bn, x)) {
+    const double factor = count_batch(bn);
     return BatchNormReluFn::apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, factor,
-                                  o.eps(), relu);
+                                  bn.options.eps(), relu, torch::empty({0}, x.options()));
   }
 #endif
   auto y = bn.forward(x);
   return relu ? y.relu_() : y;
+}
+
+torch::Tensor batch_norm_add_relu(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x,
+                                  const torch::Tensor& identity) {
+#ifdef CXRSYNTH_BN_AVX2
+  if (fused_for(bn, x) && x.numel() > 0 && identity.sizes() == x.sizes() &&
+      identity.is_contiguous() && identity.scalar_type() == torch::kFloat32 &&
+      identity.device().is_cpu()) {
+    const double factor = count_batch(bn);
+    return BatchNormReluFn::apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, factor,
+                                  bn.options.eps(), true, identity);
+  }
+#endif
+  auto y = bn.forward(x);
+  y.add_(identity);
+  return y.relu_();
 }
 
 }  // namespace cxrsynth::models::detail

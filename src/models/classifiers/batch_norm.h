@@ -21,6 +21,13 @@ namespace cxrsynth::models::detail {
 // bn(x), then ReLU when `relu`; the module's state is updated as its own forward would.
 torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, bool relu);
 
+// relu(bn(x) + identity): ResNet's last batch norm of a block, its residual add and ReLU in
+// one pass (backward: one pass reads the output gradient and writes the masked one, which is
+// the identity's gradient, the second reads that); outside the fused case bn.forward(x),
+// add_(identity), relu_(), as before.
+torch::Tensor batch_norm_add_relu(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x,
+                                  const torch::Tensor& identity);
+
 // Whether batch_norm uses the fused kernels for x (training mode aside): AVX2/FMA CPU, fp32,
 // NCHW-contiguous, more than one value per channel, and not switched off below.
 bool fused_batch_norm_applies(const torch::Tensor& x);

@@ -38,20 +38,16 @@ class BottleneckImpl : public nn::Module {
   }
 
   torch::Tensor forward(const torch::Tensor& x) {
-    // In place, as torchvision (ReLU(inplace=True), out += identity): batch norm's backward
-    // needs its input, not its output, and ReLU's backward its output, so nothing that
-    // autograd saved is overwritten; same values, fewer passes over new memory.
-    // Batch norm + ReLU as one function in training (batch_norm.h).
+    // Batch norm + ReLU, and bn3 + residual add + ReLU, as one function each in training
+    // (batch_norm.h); in eval mode the module's forward with in-place add and ReLU, as
+    // torchvision (ReLU(inplace=True), out += identity).
     auto y = batch_norm(*bn1_, conv1_->forward(x), /*relu=*/true);
     y = batch_norm(*bn2_, conv2_->forward(y), /*relu=*/true);
-    y = batch_norm(*bn3_, conv3_->forward(y), /*relu=*/false);
-    if (downsample_) {
-      // downsample = Sequential(conv, bn), run member by member for the batch norm above.
-      y.add_(batch_norm(*ds_bn_, ds_conv_->forward(x), /*relu=*/false));
-    } else {
-      y.add_(x);
-    }
-    return y.relu_();
+    // downsample = Sequential(conv, bn), run member by member for the fused batch norm;
+    // bn3, the residual add and the ReLU in one pass.
+    const auto identity =
+        downsample_ ? batch_norm(*ds_bn_, ds_conv_->forward(x), /*relu=*/false) : x;
+    return batch_norm_add_relu(*bn3_, conv3_->forward(y), identity);
   }
 
  private:

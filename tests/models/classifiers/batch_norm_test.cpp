@@ -20,6 +20,7 @@ namespace {
 
 namespace nn = torch::nn;
 using detail::batch_norm;
+using detail::batch_norm_add_relu;
 using detail::fused_batch_norm_applies;
 using detail::set_fused_batch_norm_enabled;
 
@@ -34,13 +35,15 @@ bool same_bytes(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 struct Result {
-  torch::Tensor y, gx, gw, gb, rm, rv, nbt;
+  torch::Tensor y, gx, gw, gb, rm, rv, nbt, gid;
 };
 
 // One training call of bn (fresh module with set parameters and buffers) on x, backward with
 // the upstream gradient r; `steps` calls in a row (the last one's y and gradients returned).
+// With `identity`: batch_norm_add_relu (relu ignored).
 Result run(bool fused, const torch::Tensor& x, const torch::Tensor& r, bool relu,
-           c10::optional<double> momentum, int steps = 1) {
+           c10::optional<double> momentum, int steps = 1,
+           const torch::Tensor& identity = torch::Tensor()) {
   set_fused_batch_norm_enabled(fused);
   const auto c = x.size(1);
   nn::BatchNorm2d bn(nn::BatchNorm2dOptions(c).momentum(momentum));
@@ -58,7 +61,10 @@ Result run(bool fused, const torch::Tensor& x, const torch::Tensor& r, bool relu
     bn->weight.mutable_grad() = torch::Tensor();
     bn->bias.mutable_grad() = torch::Tensor();
     // the ATen path runs relu_ in place: y must be a non-leaf, as in the networks
-    auto y = batch_norm(*bn, xi * 1.0f, relu);
+    torch::Tensor idi;
+    if (identity.defined()) idi = identity.clone().requires_grad_(true);
+    auto y = identity.defined() ? batch_norm_add_relu(*bn, xi * 1.0f, idi * 1.0f)
+                                : batch_norm(*bn, xi * 1.0f, relu);
     (y * r).sum().backward();
     out = {y.detach(),
            xi.grad(),
@@ -66,7 +72,8 @@ Result run(bool fused, const torch::Tensor& x, const torch::Tensor& r, bool relu
            bn->bias.grad(),
            bn->running_mean.clone(),
            bn->running_var.clone(),
-           bn->num_batches_tracked.clone()};
+           bn->num_batches_tracked.clone(),
+           identity.defined() ? idi.grad() : torch::Tensor()};
   }
   set_fused_batch_norm_enabled(true);
   return out;
@@ -80,6 +87,10 @@ void expect_close(const Result& a, const Result& b, double tol) {
   EXPECT_LE(rel_diff(a.rm, b.rm), tol);
   EXPECT_LE(rel_diff(a.rv, b.rv), tol);
   EXPECT_TRUE(torch::equal(a.nbt, b.nbt));
+  EXPECT_EQ(a.gid.defined(), b.gid.defined());
+  if (a.gid.defined() && b.gid.defined()) {
+    EXPECT_LE(rel_diff(a.gid, b.gid), tol);
+  }
 }
 
 TEST(FusedBatchNorm, MatchesAtenBatchNormAndRelu) {
@@ -101,6 +112,12 @@ TEST(FusedBatchNorm, MatchesAtenBatchNormAndRelu) {
         expect_close(run(true, x, r, relu, momentum, 2), run(false, x, r, relu, momentum, 2), 1e-5);
       }
     }
+    // ResNet's bn3 + residual add + ReLU
+    SCOPED_TRACE(::testing::Message() << "shape " << shape[2] << "x" << shape[3] << " add");
+    const auto identity = torch::randn(shape);
+    const auto fused = run(true, x, r, true, 0.1, 2, identity);
+    expect_close(fused, run(false, x, r, true, 0.1, 2, identity), 1e-5);
+    EXPECT_TRUE(fused.gid.defined());
   }
 }
 
