@@ -127,7 +127,7 @@ ResnetGeneratorImpl::ResnetGeneratorImpl(const GeneratorOptions& o) {
     if (o.upsample == "resize-conv") {
       // Nearest x2 then a 3x3 conv: no checkerboard artefacts (PHANTOM-DEMO.md). Sequential
       // indices differ from the transposed layout; the Python reference mirrors both.
-      m->push_back(nearest2());
+      m->push_back(FastUpsampleNearest2x());
       m->push_back(reflect_pad(1));
       m->push_back(conv(in, out, 3, 1, 0));
     } else {

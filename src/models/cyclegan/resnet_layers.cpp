@@ -100,6 +100,59 @@ struct ReflectionPad : public torch::autograd::Function<ReflectionPad> {
   }
 };
 
+// ---- nearest-neighbour upsampling by 2 -----------------------------------------------------
+
+// One input row -> two output rows of twice the width.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void upsample_row(
+    const float* __restrict x, float* __restrict y, std::int64_t w) {
+  for (std::int64_t j = 0; j < w; ++j) {
+    y[2 * j] = x[j];
+    y[2 * j + 1] = x[j];
+  }
+  std::memcpy(y + 2 * w, y, static_cast<std::size_t>(2 * w) * sizeof(float));
+}
+
+// gx[j] = (g0[2j] + g1[2j]) + (g0[2j + 1] + g1[2j + 1]) for the two output-gradient rows g0, g1
+// of one input row; sum: a 2w scratch row.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void upsample_grad_row(
+    const float* __restrict g0, const float* __restrict g1, float* __restrict sum,
+    float* __restrict gx, std::int64_t w) {
+  for (std::int64_t k = 0; k < 2 * w; ++k) sum[k] = g0[k] + g1[k];
+  for (std::int64_t j = 0; j < w; ++j) gx[j] = sum[2 * j] + sum[2 * j + 1];
+}
+
+struct UpsampleNearest2x : public torch::autograd::Function<UpsampleNearest2x> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x) {
+    const auto n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+    auto y = torch::empty({n, c, 2 * h, 2 * w}, x.options());
+    const float* xp = x.data_ptr<float>();
+    float* yp = y.data_ptr<float>();
+    at::parallel_for(0, n * c, 1, [&](std::int64_t p0, std::int64_t p1) {
+      for (std::int64_t q = p0; q < p1; ++q)
+        for (std::int64_t i = 0; i < h; ++i)
+          upsample_row(xp + (q * h + i) * w, yp + (q * 2 * h + 2 * i) * 2 * w, w);
+    });
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto gy = grads[0].contiguous();
+    const auto n = gy.size(0), c = gy.size(1), h = gy.size(2) / 2, w = gy.size(3) / 2;
+    auto gx = torch::empty({n, c, h, w}, gy.options());
+    const float* gp = gy.data_ptr<float>();
+    float* op = gx.data_ptr<float>();
+    at::parallel_for(0, n * c, 1, [&](std::int64_t p0, std::int64_t p1) {
+      std::vector<float> sum(static_cast<std::size_t>(2 * w));
+      for (std::int64_t q = p0; q < p1; ++q)
+        for (std::int64_t i = 0; i < h; ++i) {
+          const float* g0 = gp + (q * 2 * h + 2 * i) * 2 * w;
+          upsample_grad_row(g0, g0 + 2 * w, sum.data(), op + (q * h + i) * w, w);
+        }
+    });
+    return {gx};
+  }
+};
+
 // ---- instance norm ------------------------------------------------------------------------
 
 // 16 float lanes (GCC vector extension: one AVX-512 register, two AVX2 ones, four SSE ones in
@@ -251,6 +304,15 @@ at::Tensor fast_reflection_pad2d(const at::Tensor& x, std::array<std::int64_t, 4
   return ReflectionPad::apply(x, pad[0], pad[1], pad[2], pad[3]);
 }
 
+at::Tensor fast_upsample_nearest2x(const at::Tensor& x) {
+  CXRSYNTH_CHECK(x.dim() == 4, "fast_upsample_nearest2x: input [{}] is not [N, C, H, W]",
+                 fmt::join(x.sizes(), ", "));
+  if (!fast_path_applies(x)) {
+    return at::upsample_nearest2d(x, {2 * x.size(2), 2 * x.size(3)}, 2.0, 2.0);
+  }
+  return UpsampleNearest2x::apply(x);
+}
+
 at::Tensor fast_instance_norm2d(const at::Tensor& x, double eps) {
   CXRSYNTH_CHECK(x.dim() == 4, "fast_instance_norm2d: input [{}] is not [N, C, H, W]",
                  fmt::join(x.sizes(), ", "));
@@ -275,6 +337,14 @@ at::Tensor FastInstanceNorm2dImpl::forward(const at::Tensor& x) {
 
 void FastInstanceNorm2dImpl::pretty_print(std::ostream& stream) const {
   stream << "cxrsynth::models::FastInstanceNorm2d(" << channels_ << ", eps=" << eps_ << ")";
+}
+
+at::Tensor FastUpsampleNearest2xImpl::forward(const at::Tensor& x) {
+  return fast_upsample_nearest2x(x);
+}
+
+void FastUpsampleNearest2xImpl::pretty_print(std::ostream& stream) const {
+  stream << "cxrsynth::models::FastUpsampleNearest2x()";
 }
 
 }  // namespace cxrsynth::models

@@ -1,4 +1,4 @@
-// Two layers of the ResNet generator computed another way, at the same Sequential indices (so
+// Three layers of the ResNet generator computed another way, at the same Sequential indices (so
 // the same parameter names: neither layer has parameters or buffers) and with the same
 // results up to float rounding:
 //
@@ -12,10 +12,15 @@
 //   backward through batch norm. Here both statistics and the backward's two sums use 16 float
 //   partial sums per plane, added in a fixed order in double (deterministic for any thread
 //   count, planes in parallel).
+// - Upsample(2, nearest): ATen 1.13's CPU kernel computes a source index per output pixel
+//   (about 1 ms forward and 0.7 ms backward per call from 64 to 128 px with 32 channels, one
+//   thread, PyTorch 1.13). Here each input row is doubled once and copied to the second output
+//   row; the backward adds the two output rows, then neighbouring pairs.
 //
-// In a cpu-small CycleGAN step (16 filters, 128 px, one thread) the two took 4.5% and 3.2% of
-// the time (benchmarks/gan_train/README.md). Both are CPU fp32 only, for contiguous NCHW input
-// and no autocast; anything else takes the plain ATen path. Their backward is not itself
+// In a cpu-small CycleGAN step (16 filters, 128 px, one thread) padding and instance norm took
+// 4.5% and 3.2% of the time, upsampling about 4% (benchmarks/gan_train/README.md). All three
+// are CPU fp32 only, for contiguous NCHW input and no autocast; anything else takes the plain
+// ATen path. Their backward is not itself
 // differentiable: they are used in the generators only, which are never differentiated twice
 // (the WGAN-GP penalty differentiates the discriminator twice, which keeps ATen's layers).
 #pragma once
@@ -35,6 +40,9 @@ namespace cxrsynth::models {
 // pad = {left, right, top, bottom} as torch's. Differentiable in x.
 at::Tensor fast_reflection_pad2d(const at::Tensor& x, std::array<std::int64_t, 4> pad);
 
+// Nearest-neighbour upsampling by 2: [N, C, H, W] -> [N, C, 2H, 2W]. Differentiable in x.
+at::Tensor fast_upsample_nearest2x(const at::Tensor& x);
+
 // Per-(image, channel) normalisation, biased variance, no affine: [N, C, H, W] -> same shape.
 // Differentiable in x.
 at::Tensor fast_instance_norm2d(const at::Tensor& x, double eps);
@@ -45,6 +53,15 @@ class FastReflectionPad2dImpl : public torch::nn::ReflectionPad2dImpl {
   at::Tensor forward(const at::Tensor& x);
 };
 TORCH_MODULE(FastReflectionPad2d);
+
+// nn.Upsample(scale_factor=2, mode='nearest'): no parameters or buffers.
+class FastUpsampleNearest2xImpl : public torch::nn::Cloneable<FastUpsampleNearest2xImpl> {
+ public:
+  void reset() override {}
+  at::Tensor forward(const at::Tensor& x);
+  void pretty_print(std::ostream& stream) const override;
+};
+TORCH_MODULE(FastUpsampleNearest2x);
 
 // nn.InstanceNorm2d(channels, eps) as the reference CycleGAN's (affine=False,
 // track_running_stats=False): no parameters and no buffers, so a module of its own (LibTorch

@@ -1,6 +1,6 @@
-// The ResNet generator's reflection padding and instance norm (resnet_layers.h) equal ATen's
-// (outputs and input gradients, batch > 1, several shapes and paddings), give the same bits
-// for one and two threads, and fall back to ATen where they do not apply.
+// The ResNet generator's reflection padding, upsampling and instance norm (resnet_layers.h)
+// equal ATen's (outputs and input gradients, batch > 1, several shapes and paddings), give
+// the same bits for one and two threads, and fall back to ATen where they do not apply.
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -65,6 +65,38 @@ TEST(ResnetLayers, ReflectionPadEqualsAtenAndIsDeterministic) {
     EXPECT_TRUE(torch::equal(one.second, two.second));
     EXPECT_TRUE(torch::equal(one.second, gx));
   }
+}
+
+TEST(ResnetLayers, UpsampleEqualsAtenAndIsDeterministic) {
+  torch::manual_seed(9);
+  for (const auto& shape :
+       {std::vector<std::int64_t>{2, 3, 8, 8}, {3, 16, 20, 17}, {1, 1, 5, 3}, {2, 32, 16, 33}}) {
+    const auto x = torch::randn(shape);
+    const auto go = torch::randn({shape[0], shape[1], 2 * shape[2], 2 * shape[3]});
+    const auto [y_ref, gx_ref] = run(
+        [](const at::Tensor& v) {
+          return at::upsample_nearest2d(v, {2 * v.size(2), 2 * v.size(3)}, 2.0, 2.0);
+        },
+        x, go);
+    const auto fast = [](const at::Tensor& v) { return fast_upsample_nearest2x(v); };
+    const auto [y, gx] = run(fast, x, go);
+    EXPECT_TRUE(torch::equal(y, y_ref)) << "forward: the same copies";
+    expect_close(gx, gx_ref, 1e-6, "input gradient");
+    std::pair<at::Tensor, at::Tensor> one;
+    {
+      ThreadsGuard g(1);
+      one = run(fast, x, go);
+    }
+    ThreadsGuard g(2);
+    const auto two = run(fast, x, go);
+    EXPECT_TRUE(torch::equal(one.first, two.first));
+    EXPECT_TRUE(torch::equal(one.second, two.second));
+  }
+  // The module: nn::Upsample's values, no parameters; not contiguous: ATen's.
+  FastUpsampleNearest2x up;
+  EXPECT_TRUE(up->named_parameters().is_empty());
+  const auto x = torch::randn({2, 3, 6, 7}).transpose(2, 3);
+  EXPECT_TRUE(torch::equal(up->forward(x), at::upsample_nearest2d(x, {14, 12}, 2.0, 2.0)));
 }
 
 TEST(ResnetLayers, InstanceNormEqualsAtenAndIsDeterministic) {
