@@ -1,6 +1,7 @@
 #include "core/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -113,6 +114,26 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
   write_file_atomic(path, [&](std::ostream& out) {
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
   });
+}
+
+int remove_stale_temp_files(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  int removed = 0;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name[0] != '.') continue;
+    const auto pos = name.rfind(".tmp");
+    if (pos == std::string::npos) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + pos + 4, &end, 10);
+    if (pid <= 0 || end == nullptr || *end != '-') continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      std::error_code ignored;
+      if (fs::remove(e.path(), ignored)) ++removed;
+    }
+  }
+  return removed;
 }
 
 std::string read_file(const fs::path& path) {

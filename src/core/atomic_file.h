@@ -23,6 +23,12 @@ void write_file_atomic(const fs::path& path, const std::function<void(std::ostre
 // `tmp`; it is then fsynced and renamed to `path`. `tmp` keeps `path`'s extension.
 void replace_file_atomic(const fs::path& path, const std::function<void(const fs::path&)>& writer);
 
+// Removes the temporary files of atomic writes into `dir` (".<stem>.tmp<pid>-<n><ext>", not
+// recursive) whose process no longer runs: a SIGKILL mid-write leaves one behind, and for a
+// checkpoint it can be large. Files of live processes (a concurrent shard or rank) are kept.
+// Returns how many were removed.
+int remove_stale_temp_files(const fs::path& dir);
+
 // Reads a whole file; throws naming the path when it cannot.
 std::string read_file(const fs::path& path);
 

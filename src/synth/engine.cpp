@@ -1,7 +1,6 @@
 #include "synth/engine.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <ATen/autocast_mode.h>
@@ -208,24 +207,6 @@ bool verify_output(const SynthJob& job, std::size_t index,
   return true;
 }
 
-// Removes temp files (".<name>.tmp<pid>-<n>.png") left by processes that no longer run; a
-// concurrent shard's live temp files are kept.
-void remove_stale_temps(const fs::path& images_dir) {
-  if (!fs::is_directory(images_dir)) return;
-  for (const auto& e : fs::directory_iterator(images_dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.empty() || name[0] != '.') continue;
-    const auto pos = name.rfind(".tmp");
-    if (pos == std::string::npos) continue;
-    const long pid = std::strtol(name.c_str() + pos + 4, nullptr, 10);
-    if (pid <= 0) continue;
-    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
-      std::error_code ec;
-      fs::remove(e.path(), ec);
-    }
-  }
-}
-
 // Restores the thread's autocast state on scope exit.
 class CpuBf16Autocast {
  public:
@@ -423,7 +404,7 @@ SynthStats synthesize(const SynthJob& job, const Translator& translate, const Sy
   const fs::path images_dir = job.out_dir / "images";
   fs::create_directories(images_dir);
   fs::create_directories(job.out_dir / "journal");
-  remove_stale_temps(images_dir);
+  remove_stale_temp_files(images_dir);
 
   // What is already done: journal entries whose file verifies.
   const auto candidates = read_journals(job);

@@ -220,6 +220,7 @@ TrainGanResult train_cyclegan(const GanOptions& o, const GanDataset& data, const
   models::validate_generator_options(o.generator, o.crop_size);
   models::validate_discriminator_options(o.discriminator, o.crop_size);
   fs::create_directories(out_dir);
+  remove_stale_temp_files(out_dir);  // a killed run's half-written checkpoint
   const fs::path ckpt_path = out_dir / "checkpoint.pt";
   const fs::path losses_path = out_dir / "losses.csv";
   if (!run.resume && fs::exists(ckpt_path))

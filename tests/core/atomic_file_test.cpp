@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <csignal>
 
@@ -78,6 +79,25 @@ TEST(AtomicFile, ReadMissingNamesPath) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/zzz.csv"), std::string::npos);
   }
+}
+
+// A SIGKILL mid-write leaves ".<stem>.tmp<pid>-<n><ext>"; the next run removes those of dead
+// processes only.
+TEST(AtomicFile, RemovesOnlyStaleTempFilesOfDeadProcesses) {
+  testing::TempDir dir;
+  const std::string live = fmt::format(".checkpoint.tmp{}-3.pt", static_cast<long>(::getpid()));
+  // Beyond any pid_max (2^22): no such process.
+  for (const std::string name :
+       {".checkpoint.tmp999999999-0.pt", ".model.tmp999999998-12", live.c_str(), ".hidden",
+        "checkpoint.tmp999999999-0.pt", ".checkpoint.tmpx-0.pt", "checkpoint.pt"})
+    write_file_atomic(dir / name, "x");
+  EXPECT_EQ(remove_stale_temp_files(dir.path()), 2);
+  for (const char* gone : {".checkpoint.tmp999999999-0.pt", ".model.tmp999999998-12"})
+    EXPECT_FALSE(fs::exists(dir / gone)) << gone;
+  for (const std::string kept : {live.c_str(), ".hidden", "checkpoint.tmp999999999-0.pt",
+                                 ".checkpoint.tmpx-0.pt", "checkpoint.pt"})
+    EXPECT_TRUE(fs::exists(dir / kept)) << kept;
+  EXPECT_EQ(remove_stale_temp_files(dir / "missing"), 0);
 }
 
 }  // namespace cxrsynth

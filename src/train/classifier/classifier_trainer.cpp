@@ -241,6 +241,7 @@ ClassifierTrainResult train_classifier(const ClassifierOptions& o,
   require_both_classes(train_set, job.name + " training set");
   CXRSYNTH_CHECK(!validation.empty(), "{}: the validation set is empty", job.name);
   const auto ckpt_path = out_dir / "checkpoint.state";
+  remove_stale_temp_files(out_dir);  // a killed run's half-written checkpoint
   const auto fp = fingerprint(o, train_set, validation, run_seed);
 
   torch::manual_seed(derive_seed(run_seed, job.name + "/init"));
