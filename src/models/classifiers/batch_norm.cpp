@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -198,22 +199,51 @@ Shape shape_of(const torch::Tensor& x) {
   return {x.size(0), x.size(1), hw};
 }
 
+// The channels of x = cat(pieces, 1) without the concatenation: plane (n, c) of x starts at
+// base[c] + n * stride[c] (each piece NCHW-contiguous with the same N, H, W).
+struct ChannelPlanes {
+  std::vector<std::int64_t> piece, offset;  // per channel: its piece and the offset in it
+  std::vector<std::int64_t> stride;         // per channel: the piece's C * HW
+};
+
+ChannelPlanes channel_planes(at::TensorList pieces, std::int64_t hw) {
+  ChannelPlanes cp;
+  for (std::size_t p = 0; p < pieces.size(); ++p) {
+    const auto c = pieces[p].size(1);
+    for (std::int64_t i = 0; i < c; ++i) {
+      cp.piece.push_back(static_cast<std::int64_t>(p));
+      cp.offset.push_back(i * hw);
+      cp.stride.push_back(c * hw);
+    }
+  }
+  return cp;
+}
+
 class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
  public:
   // x [N, C, H, W]; weight, bias, running_mean, running_var [C] (running statistics updated in
   // place); returns y.
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, at::TensorList xs,
                                const torch::Tensor& weight, const torch::Tensor& bias,
                                torch::Tensor running_mean, torch::Tensor running_var,
                                double momentum, double eps, bool relu,
                                const torch::Tensor& identity) {
     RECORD_FUNCTION("cxrsynth::fused_batch_norm", std::vector<c10::IValue>());
-    const auto s = shape_of(x);
+    // x = cat(xs, 1), read piece by piece
+    const auto& x0 = xs[0];
+    Shape s = shape_of(x0);
+    s.c = 0;
+    for (const auto& p : xs) s.c += p.size(1);
+    const auto planes = channel_planes(xs, s.hw);
+    std::vector<const float*> xptr;
+    for (const auto& p : xs) xptr.push_back(p.data_ptr<float>());
+    const auto xplane = [&](std::int64_t n, std::int64_t c) {
+      return xptr[planes.piece[c]] + planes.offset[c] + n * planes.stride[c];
+    };
     const std::int64_t count = s.n * s.hw;
-    auto y = torch::empty_like(x, torch::MemoryFormat::Contiguous);
-    auto mean = torch::empty({s.c}, x.options());
-    auto invstd = torch::empty({s.c}, x.options());
-    const float* xp = x.data_ptr<float>();
+    auto y = torch::empty({s.n, s.c, x0.size(2), x0.size(3)}, x0.options());
+    auto mean = torch::empty({s.c}, x0.options());
+    auto invstd = torch::empty({s.c}, x0.options());
     float* yp = y.data_ptr<float>();
     const auto w = weight.contiguous(), b = bias.contiguous();
     const float* wp = w.data_ptr<float>();
@@ -232,14 +262,14 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
         // sizes): squares centred on the float mean, corrected to the exact mean.
         double sum = 0, unused = 0;
         for (std::int64_t n = 0; n < s.n; ++n) {
-          plane_sums(xp + (n * s.c + c) * s.hw, s.hw, 0.f, sum, unused);
+          plane_sums(xplane(n, c), s.hw, 0.f, sum, unused);
         }
         (void)unused;
         const double mu = sum / static_cast<double>(count);
         const float mf = static_cast<float>(mu);
         double sum_c = 0, sumsq = 0;
         for (std::int64_t n = 0; n < s.n; ++n) {
-          plane_sums(xp + (n * s.c + c) * s.hw, s.hw, mf, sum_c, sumsq);
+          plane_sums(xplane(n, c), s.hw, mf, sum_c, sumsq);
         }
         // sum((x - mu)^2) = sum((x - mf)^2) - count * (mu - mf)^2
         const double dm = mu - static_cast<double>(mf);
@@ -255,10 +285,10 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
         for (std::int64_t n = 0; n < s.n; ++n) {
           const auto off = (n * s.c + c) * s.hw;
           if (add) {
-            plane_apply_add_relu(xp + off, idp + off, yp + off, s.hw, static_cast<float>(scale),
+            plane_apply_add_relu(xplane(n, c), idp + off, yp + off, s.hw, static_cast<float>(scale),
                                  shift);
           } else {
-            plane_apply(xp + off, yp + off, s.hw, static_cast<float>(scale), shift, relu);
+            plane_apply(xplane(n, c), yp + off, s.hw, static_cast<float>(scale), shift, relu);
           }
         }
       }
@@ -267,11 +297,11 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
     ctx->saved_data["invstd"] = invstd;
     ctx->saved_data["relu"] = relu;
     ctx->saved_data["add"] = add;
-    if (relu) {
-      ctx->save_for_backward({x, weight, y});
-    } else {
-      ctx->save_for_backward({x, weight});
-    }
+    ctx->saved_data["pieces"] = static_cast<std::int64_t>(xs.size());
+    torch::autograd::variable_list to_save(xs.begin(), xs.end());
+    to_save.push_back(weight);
+    if (relu) to_save.push_back(y);
+    ctx->save_for_backward(to_save);
     return y;
   }
 
@@ -279,31 +309,48 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
                                                  torch::autograd::variable_list grads) {
     RECORD_FUNCTION("cxrsynth::fused_batch_norm_backward", std::vector<c10::IValue>());
     const auto saved = ctx->get_saved_variables();
-    const auto& x = saved[0];
-    const auto w = saved[1].contiguous();
+    const auto k = static_cast<std::size_t>(ctx->saved_data["pieces"].toInt());
+    const at::TensorList xs(saved.data(), k);
+    const auto& x0 = xs[0];
+    const auto w = saved[k].contiguous();
     const bool relu = ctx->saved_data["relu"].toBool();
     const bool add = ctx->saved_data["add"].toBool();
     const auto mean = ctx->saved_data["mean"].toTensor();
     const auto invstd = ctx->saved_data["invstd"].toTensor();
     const auto g = grads[0].contiguous();
-    const auto s = shape_of(x);
+    Shape s = shape_of(x0);
+    s.c = 0;
+    for (const auto& p : xs) s.c += p.size(1);
+    const auto planes = channel_planes(xs, s.hw);
+    // one input gradient per piece, in the pieces' layout
+    torch::autograd::variable_list gxs;
+    std::vector<const float*> xptr;
+    std::vector<float*> gxptr;
+    for (const auto& p : xs) {
+      gxs.push_back(torch::empty_like(p, torch::MemoryFormat::Contiguous));
+      xptr.push_back(p.data_ptr<float>());
+      gxptr.push_back(gxs.back().data_ptr<float>());
+    }
+    const auto xplane = [&](std::int64_t n, std::int64_t c) {
+      return xptr[planes.piece[c]] + planes.offset[c] + n * planes.stride[c];
+    };
+    const auto gxplane = [&](std::int64_t n, std::int64_t c) {
+      return gxptr[planes.piece[c]] + planes.offset[c] + n * planes.stride[c];
+    };
     const std::int64_t count = s.n * s.hw;
-    auto gx = torch::empty_like(x, torch::MemoryFormat::Contiguous);
     auto gw = torch::empty({s.c}, w.options());
     auto gb = torch::empty({s.c}, w.options());
-    const float* xp = x.data_ptr<float>();
     const float* gp = g.data_ptr<float>();
-    const float* yp = relu ? saved[2].data_ptr<float>() : nullptr;
+    const float* yp = relu ? saved[k + 1].data_ptr<float>() : nullptr;
     const float* wp = w.data_ptr<float>();
     const float* mp = mean.data_ptr<float>();
     const float* ip = invstd.data_ptr<float>();
-    float* gxp = gx.data_ptr<float>();
     float* gwp = gw.data_ptr<float>();
     float* gbp = gb.data_ptr<float>();
     // with the residual add: the masked gradient is the identity's gradient, and the second
     // pass reads it instead of g and y
     torch::Tensor gid =
-        add ? torch::empty_like(x, torch::MemoryFormat::Contiguous) : torch::Tensor();
+        add ? torch::empty_like(g, torch::MemoryFormat::Contiguous) : torch::Tensor();
     float* gidp = add ? gid.data_ptr<float>() : nullptr;
     at::parallel_for(0, s.c, 1, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t c = begin; c < end; ++c) {
@@ -311,9 +358,10 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
         for (std::int64_t n = 0; n < s.n; ++n) {
           const auto off = (n * s.c + c) * s.hw;
           if (add) {
-            plane_grad_sums_store(gp + off, xp + off, yp + off, gidp + off, s.hw, mp[c], sum, dot);
+            plane_grad_sums_store(gp + off, xplane(n, c), yp + off, gidp + off, s.hw, mp[c], sum,
+                                  dot);
           } else {
-            plane_grad_sums(gp + off, xp + off, yp ? yp + off : nullptr, s.hw, mp[c], sum, dot);
+            plane_grad_sums(gp + off, xplane(n, c), yp ? yp + off : nullptr, s.hw, mp[c], sum, dot);
           }
         }
         const double inv = ip[c];
@@ -328,24 +376,20 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
         for (std::int64_t n = 0; n < s.n; ++n) {
           const auto off = (n * s.c + c) * s.hw;
           if (add) {
-            plane_grad_input(gidp + off, xp + off, nullptr, gxp + off, s.hw, mp[c], a, bcoef,
-                             ccoef);
-          } else {
-            plane_grad_input(gp + off, xp + off, yp ? yp + off : nullptr, gxp + off, s.hw, mp[c], a,
+            plane_grad_input(gidp + off, xplane(n, c), nullptr, gxplane(n, c), s.hw, mp[c], a,
                              bcoef, ccoef);
+          } else {
+            plane_grad_input(gp + off, xplane(n, c), yp ? yp + off : nullptr, gxplane(n, c), s.hw,
+                             mp[c], a, bcoef, ccoef);
           }
         }
       }
     });
-    return {gx,
-            gw,
-            gb,
-            torch::Tensor(),
-            torch::Tensor(),
-            torch::Tensor(),
-            torch::Tensor(),
-            torch::Tensor(),
-            gid};
+    gxs.push_back(gw);
+    gxs.push_back(gb);
+    for (int i = 0; i < 5; ++i) gxs.emplace_back();  // running stats, momentum, eps, relu
+    gxs.push_back(gid);                              // identity (undefined without an add)
+    return gxs;
   }
 };
 
@@ -401,12 +445,37 @@ torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x,
 #ifdef CXRSYNTH_BN_AVX2
   if (fused_for(bn, x)) {
     const double factor = count_batch(bn);
-    return BatchNormReluFn::apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, factor,
-                                  bn.options.eps(), relu, torch::empty({0}, x.options()));
+    return BatchNormReluFn::apply(at::TensorList(x), bn.weight, bn.bias, bn.running_mean,
+                                  bn.running_var, factor, bn.options.eps(), relu,
+                                  torch::empty({0}, x.options()));
   }
 #endif
   auto y = bn.forward(x);
   return relu ? y.relu_() : y;
+}
+
+torch::Tensor batch_norm_cat(torch::nn::BatchNorm2dImpl& bn,
+                             const std::vector<torch::Tensor>& pieces, bool relu) {
+#ifdef CXRSYNTH_BN_AVX2
+  if (!pieces.empty() && bn.is_training()) {
+    bool ok = true;
+    std::int64_t c = 0;
+    const auto& p0 = pieces[0];
+    for (const auto& p : pieces) {
+      ok = ok && fused_batch_norm_applies(p) && p.size(0) == p0.size(0) &&
+           p.size(2) == p0.size(2) && p.size(3) == p0.size(3);
+      if (ok) c += p.size(1);
+    }
+    // fused_for's checks on a tensor of the concatenation's shape
+    if (ok && fused_for(bn, torch::empty({p0.size(0), c, p0.size(2), p0.size(3)}, p0.options()))) {
+      const double factor = count_batch(bn);
+      return BatchNormReluFn::apply(at::TensorList(pieces), bn.weight, bn.bias, bn.running_mean,
+                                    bn.running_var, factor, bn.options.eps(), relu,
+                                    torch::empty({0}, p0.options()));
+    }
+  }
+#endif
+  return batch_norm(bn, torch::cat(pieces, 1), relu);
 }
 
 torch::Tensor batch_norm_add_relu(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x,
@@ -416,8 +485,8 @@ torch::Tensor batch_norm_add_relu(torch::nn::BatchNorm2dImpl& bn, const torch::T
       identity.is_contiguous() && identity.scalar_type() == torch::kFloat32 &&
       identity.device().is_cpu()) {
     const double factor = count_batch(bn);
-    return BatchNormReluFn::apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, factor,
-                                  bn.options.eps(), true, identity);
+    return BatchNormReluFn::apply(at::TensorList(x), bn.weight, bn.bias, bn.running_mean,
+                                  bn.running_var, factor, bn.options.eps(), true, identity);
   }
 #endif
   auto y = bn.forward(x);

@@ -16,10 +16,18 @@
 
 #include <torch/nn/modules/batchnorm.h>
 
+#include <vector>
+
 namespace cxrsynth::models::detail {
 
 // bn(x), then ReLU when `relu`; the module's state is updated as its own forward would.
 torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, bool relu);
+
+// batch_norm(bn, cat(pieces, 1), relu) without the concatenation (DenseNet's layers): the
+// fused kernels read each piece's planes in place and return each piece's gradient; the
+// result equals batch_norm on the concatenated tensor bit for bit.
+torch::Tensor batch_norm_cat(torch::nn::BatchNorm2dImpl& bn,
+                             const std::vector<torch::Tensor>& pieces, bool relu);
 
 // relu(bn(x) + identity): ResNet's last batch norm of a block, its residual add and ReLU in
 // one pass (backward: one pass reads the output gradient and writes the masked one, which is

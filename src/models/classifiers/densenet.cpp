@@ -39,11 +39,13 @@ class DenseLayerImpl : public nn::Module {
     norm2_ = register_module("norm2", nn::BatchNorm2d(bn_size * growth));
     conv2_ = register_module("conv2", conv(bn_size * growth, growth, 3, 1, 1));
   }
-  // [N, in, H, W] -> [N, growth, H, W]
-  torch::Tensor forward(const torch::Tensor& x) {
+  // features: the block input and the earlier layers' outputs, [N, in, H, W] together ->
+  // [N, growth, H, W]
+  torch::Tensor forward(const std::vector<torch::Tensor>& features) {
     // Batch norm + ReLU as one function in training (batch_norm.h); in eval mode the module's
     // forward and an in-place ReLU, as torchvision (inplace=True).
-    auto y = conv1_->forward(batch_norm(*norm1_, x, /*relu=*/true));
+    // norm1 reads the concatenation of the features without building it (batch_norm.h)
+    auto y = conv1_->forward(batch_norm_cat(*norm1_, features, /*relu=*/true));
     return conv2_->forward(batch_norm(*norm2_, y, /*relu=*/true));
   }
 
@@ -64,7 +66,7 @@ class DenseBlockImpl : public nn::Module {
   // Each layer sees the concatenation of the block input and all earlier layers' outputs.
   torch::Tensor forward(const torch::Tensor& x) {
     std::vector<torch::Tensor> features{x};
-    for (auto& layer : layers_) features.push_back(layer->forward(torch::cat(features, 1)));
+    for (auto& layer : layers_) features.push_back(layer->forward(features));
     return torch::cat(features, 1);
   }
 

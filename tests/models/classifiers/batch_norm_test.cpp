@@ -143,6 +143,49 @@ TEST(FusedBatchNorm, SameBytesAgainAndOnOneAndTwoThreads) {
   }
 }
 
+TEST(FusedBatchNorm, ConcatenationPiecesGiveTheSameBytesAsTheConcatenation) {
+  if (!fused_batch_norm_applies(torch::zeros({2, 2, 2, 2}))) GTEST_SKIP() << "no AVX2/FMA";
+  torch::manual_seed(6);
+  const std::vector<torch::Tensor> pieces = {torch::randn({3, 5, 9, 11}) + 1,
+                                             torch::randn({3, 2, 9, 11}) * 2,
+                                             torch::randn({3, 4, 9, 11})};
+  const auto r = torch::randn({3, 11, 9, 11});
+  struct Out {
+    torch::Tensor y, gw, gb, rm, rv;
+    std::vector<torch::Tensor> g;
+  };
+  const auto run_pieces = [&](bool as_pieces) {
+    torch::manual_seed(1);
+    nn::BatchNorm2d bn(11);
+    {
+      torch::NoGradGuard no_grad;
+      bn->weight.copy_(torch::linspace(0.5, 1.5, 11));
+      bn->bias.copy_(torch::linspace(-0.3, 0.4, 11));
+    }
+    std::vector<torch::Tensor> in;
+    for (const auto& p : pieces) in.push_back(p.clone().requires_grad_(true));
+    auto y = as_pieces ? detail::batch_norm_cat(*bn, in, true)
+                       : batch_norm(*bn, torch::cat(in, 1), true);
+    (y * r).sum().backward();
+    Out o{y.detach(),
+          bn->weight.grad(),
+          bn->bias.grad(),
+          bn->running_mean.clone(),
+          bn->running_var.clone(),
+          {}};
+    for (const auto& p : in) o.g.push_back(p.grad());
+    return o;
+  };
+  const auto a = run_pieces(true), b = run_pieces(false);
+  EXPECT_TRUE(same_bytes(a.y, b.y));
+  EXPECT_TRUE(same_bytes(a.gw, b.gw));
+  EXPECT_TRUE(same_bytes(a.gb, b.gb));
+  EXPECT_TRUE(same_bytes(a.rm, b.rm));
+  EXPECT_TRUE(same_bytes(a.rv, b.rv));
+  ASSERT_EQ(a.g.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_TRUE(same_bytes(a.g[i], b.g[i])) << i;
+}
+
 TEST(FusedBatchNorm, FallsBackWhereItDoesNotApply) {
   EXPECT_FALSE(fused_batch_norm_applies(torch::zeros({2, 2, 2, 2}, torch::kFloat64)));
   EXPECT_FALSE(fused_batch_norm_applies(
