@@ -414,16 +414,19 @@ bool fused_batch_norm_applies(const torch::Tensor& x) {
 
 namespace {
 
-bool fused_for(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
+// Whether the fused kernels run bn on x (whose channel count is `channels`, e.g. of a
+// concatenation of which x is the first piece).
+bool fused_for(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, std::int64_t channels) {
 #ifdef CXRSYNTH_BN_AVX2
   const auto& o = bn.options;
   return bn.is_training() && o.affine() && o.track_running_stats() &&
          bn.num_batches_tracked.defined() && fused_batch_norm_applies(x) &&
          bn.weight.scalar_type() == torch::kFloat32 && bn.running_mean.is_contiguous() &&
-         bn.running_var.is_contiguous() && x.size(1) == bn.weight.numel();
+         bn.running_var.is_contiguous() && channels == bn.weight.numel();
 #else
   (void)bn;
   (void)x;
+  (void)channels;
   return false;
 #endif
 }
@@ -443,7 +446,7 @@ double count_batch(torch::nn::BatchNorm2dImpl& bn) {
 
 torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, bool relu) {
 #ifdef CXRSYNTH_BN_AVX2
-  if (fused_for(bn, x)) {
+  if (fused_for(bn, x, x.dim() == 4 ? x.size(1) : -1)) {
     const double factor = count_batch(bn);
     return BatchNormReluFn::apply(at::TensorList(x), bn.weight, bn.bias, bn.running_mean,
                                   bn.running_var, factor, bn.options.eps(), relu,
@@ -466,8 +469,7 @@ torch::Tensor batch_norm_cat(torch::nn::BatchNorm2dImpl& bn,
            p.size(2) == p0.size(2) && p.size(3) == p0.size(3);
       if (ok) c += p.size(1);
     }
-    // fused_for's checks on a tensor of the concatenation's shape
-    if (ok && fused_for(bn, torch::empty({p0.size(0), c, p0.size(2), p0.size(3)}, p0.options()))) {
+    if (ok && fused_for(bn, p0, c)) {
       const double factor = count_batch(bn);
       return BatchNormReluFn::apply(at::TensorList(pieces), bn.weight, bn.bias, bn.running_mean,
                                     bn.running_var, factor, bn.options.eps(), relu,
@@ -481,9 +483,9 @@ torch::Tensor batch_norm_cat(torch::nn::BatchNorm2dImpl& bn,
 torch::Tensor batch_norm_add_relu(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x,
                                   const torch::Tensor& identity) {
 #ifdef CXRSYNTH_BN_AVX2
-  if (fused_for(bn, x) && x.numel() > 0 && identity.sizes() == x.sizes() &&
-      identity.is_contiguous() && identity.scalar_type() == torch::kFloat32 &&
-      identity.device().is_cpu()) {
+  if (fused_for(bn, x, x.dim() == 4 ? x.size(1) : -1) && x.numel() > 0 &&
+      identity.sizes() == x.sizes() && identity.is_contiguous() &&
+      identity.scalar_type() == torch::kFloat32 && identity.device().is_cpu()) {
     const double factor = count_batch(bn);
     return BatchNormReluFn::apply(at::TensorList(x), bn.weight, bn.bias, bn.running_mean,
                                   bn.running_var, factor, bn.options.eps(), true, identity);
