@@ -78,39 +78,6 @@ __attribute__((target("avx2,fma"))) void plane_apply_add_relu(const float* x, co
   }
 }
 
-// ge = y > 0 ? g : 0 stored (the residual input's gradient); sum(ge) and sum(ge * (x - m)).
-__attribute__((target("avx2,fma"))) void plane_grad_sums_store(const float* g, const float* x,
-                                                               const float* y, float* ge_out,
-                                                               std::int64_t n, float m, double& sum,
-                                                               double& dot) {
-  const __m256 vm = _mm256_set1_ps(m), zero = _mm256_setzero_ps();
-  for (std::int64_t i = 0; i < n;) {
-    const std::int64_t end = std::min(n, i + kChunk);
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, d0 = s0, d1 = s0;
-    for (; i + 16 <= end; i += 16) {
-      const __m256 ga = _mm256_and_ps(_mm256_loadu_ps(g + i),
-                                      _mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_GT_OQ));
-      const __m256 gb = _mm256_and_ps(_mm256_loadu_ps(g + i + 8),
-                                      _mm256_cmp_ps(_mm256_loadu_ps(y + i + 8), zero, _CMP_GT_OQ));
-      _mm256_storeu_ps(ge_out + i, ga);
-      _mm256_storeu_ps(ge_out + i + 8, gb);
-      s0 = _mm256_add_ps(s0, ga);
-      s1 = _mm256_add_ps(s1, gb);
-      d0 = _mm256_fmadd_ps(ga, _mm256_sub_ps(_mm256_loadu_ps(x + i), vm), d0);
-      d1 = _mm256_fmadd_ps(gb, _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vm), d1);
-    }
-    double ts = 0, td = 0;
-    for (; i < end; ++i) {
-      const float ge = y[i] > 0.f ? g[i] : 0.f;
-      ge_out[i] = ge;
-      ts += ge;
-      td += static_cast<double>(ge) * (x[i] - m);
-    }
-    sum += hsum(_mm256_add_ps(s0, s1)) + ts;
-    dot += hsum(_mm256_add_ps(d0, d1)) + td;
-  }
-}
-
 __attribute__((target("avx2,fma"))) void plane_apply(const float* x, float* y, std::int64_t n,
                                                      float scale, float shift, bool relu) {
   const __m256 va = _mm256_set1_ps(scale), vb = _mm256_set1_ps(shift), zero = _mm256_setzero_ps();
@@ -133,11 +100,12 @@ __attribute__((target("avx2,fma"))) void plane_apply(const float* x, float* y, s
   }
 }
 
-// With the ReLU's output y (or nullptr): ge = y > 0 ? g : 0 (as threshold_backward);
-// sum(ge) and sum(ge * (x - m)).
+// With the ReLU's output y (or nullptr): ge = y > 0 ? g : 0 (as threshold_backward), stored to
+// ge_out when given (the residual input's gradient); sum(ge) and sum(ge * (x - m)).
 __attribute__((target("avx2,fma"))) void plane_grad_sums(const float* g, const float* x,
-                                                         const float* y, std::int64_t n, float m,
-                                                         double& sum, double& dot) {
+                                                         const float* y, float* ge_out,
+                                                         std::int64_t n, float m, double& sum,
+                                                         double& dot) {
   const __m256 vm = _mm256_set1_ps(m), zero = _mm256_setzero_ps();
   for (std::int64_t i = 0; i < n;) {
     const std::int64_t end = std::min(n, i + kChunk);
@@ -148,6 +116,10 @@ __attribute__((target("avx2,fma"))) void plane_grad_sums(const float* g, const f
         ga = _mm256_and_ps(ga, _mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_GT_OQ));
         gb = _mm256_and_ps(gb, _mm256_cmp_ps(_mm256_loadu_ps(y + i + 8), zero, _CMP_GT_OQ));
       }
+      if (ge_out != nullptr) {
+        _mm256_storeu_ps(ge_out + i, ga);
+        _mm256_storeu_ps(ge_out + i + 8, gb);
+      }
       s0 = _mm256_add_ps(s0, ga);
       s1 = _mm256_add_ps(s1, gb);
       d0 = _mm256_fmadd_ps(ga, _mm256_sub_ps(_mm256_loadu_ps(x + i), vm), d0);
@@ -156,6 +128,7 @@ __attribute__((target("avx2,fma"))) void plane_grad_sums(const float* g, const f
     double ts = 0, td = 0;
     for (; i < end; ++i) {
       const float ge = (y == nullptr || y[i] > 0.f) ? g[i] : 0.f;
+      if (ge_out != nullptr) ge_out[i] = ge;
       ts += ge;
       td += static_cast<double>(ge) * (x[i] - m);
     }
@@ -357,12 +330,8 @@ class BatchNormReluFn : public torch::autograd::Function<BatchNormReluFn> {
         double sum = 0, dot = 0;
         for (std::int64_t n = 0; n < s.n; ++n) {
           const auto off = (n * s.c + c) * s.hw;
-          if (add) {
-            plane_grad_sums_store(gp + off, xplane(n, c), yp + off, gidp + off, s.hw, mp[c], sum,
-                                  dot);
-          } else {
-            plane_grad_sums(gp + off, xplane(n, c), yp ? yp + off : nullptr, s.hw, mp[c], sum, dot);
-          }
+          plane_grad_sums(gp + off, xplane(n, c), yp ? yp + off : nullptr,
+                          add ? gidp + off : nullptr, s.hw, mp[c], sum, dot);
         }
         const double inv = ip[c];
         gwp[c] = static_cast<float>(dot * inv);
